@@ -16,6 +16,9 @@ typedef enum {
   WW_CLIENT_STATE_CLOSED,       /* see close-code and close-reason */
 } WwClientState;
 
+GType ww_client_state_get_type (void);
+#define WW_TYPE_CLIENT_STATE (ww_client_state_get_type ())
+
 typedef struct {
   guint64 frames_in;
   guint64 frames_out;
@@ -26,7 +29,19 @@ typedef struct {
   guint64 connect_attempts;
   guint64 connects;
   guint64 drops;
+  /* Added by the client engineer (additive): */
+  guint64 pongs_in;            /* protocol-level pongs (answers to keepalive pings) */
+  guint64 duplicates_dropped;  /* UPDATEs with seq <= last seen */
+  guint64 gaps_detected;       /* UPDATE seq != last + 1 */
+  guint64 gaps_skipped;        /* gaps RESUME could not fill (given up after a timeout) */
+  guint64 resumes_sent;
 } WwClientCounters;
+
+/* How often the connection dropped with one close code (1006 = no close frame). */
+typedef struct {
+  guint16 code;
+  guint64 count;
+} WwClientCloseCount;
 
 #define WW_TYPE_CLIENT (ww_client_get_type ())
 G_DECLARE_FINAL_TYPE (WwClient, ww_client, WW, CLIENT, GObject)
@@ -74,5 +89,50 @@ WwHistogram   *ww_client_get_rtt_histogram (WwClient  *self);
 /* Recent RTT samples in µs, oldest first; at most @max. */
 GArray        *ww_client_dup_recent_rtts  (WwClient   *self,
                                            guint       max);
+
+/* Additions by the client engineer (all additive). */
+
+/* Whether @url is a ws:// or wss:// URL with a host; a clear error if not. */
+gboolean       ww_client_check_url        (const char *url,
+                                           GError    **error);
+/* Requested subprotocol (Sec-WebSocket-Protocol), or NULL for none. */
+void           ww_client_set_protocol     (WwClient   *self,
+                                           const char *protocol);
+/* Extra request header for the handshake; a NULL @value removes it. */
+void           ww_client_set_header       (WwClient   *self,
+                                           const char *name,
+                                           const char *value);
+/*
+ * Reconnect schedule: first retry after @base_ms (3000), doubling with
+ * jitter up to @max_ms (30000); a connection open @stable_ms (10000)
+ * resets it.  The environment variables WW_CLIENT_BACKOFF_BASE_MS,
+ * WW_CLIENT_BACKOFF_MAX_MS and WW_CLIENT_STABLE_MS set the defaults
+ * (for tests).
+ */
+void           ww_client_set_backoff      (WwClient   *self,
+                                           guint       base_ms,
+                                           guint       max_ms,
+                                           guint       stable_ms);
+/* Protocol-level ping frames every @seconds (0 = off; default 15). */
+void           ww_client_set_keepalive_interval (WwClient *self,
+                                           guint       seconds);
+/*
+ * The peer certificate of the last wss:// handshake that failed
+ * verification (and why, in @errors), so the UI can ask the user and
+ * pass it to ww_client_set_accepted_certificate(); NULL if none.
+ */
+GTlsCertificate *ww_client_dup_rejected_certificate (WwClient             *self,
+                                           GTlsCertificateFlags *errors);
+gboolean       ww_client_get_speaks_feed  (WwClient   *self);
+guint          ww_client_get_close_code   (WwClient   *self);
+const char    *ww_client_get_close_reason (WwClient   *self);
+const char    *ww_client_get_error_message (WwClient  *self);
+/* The five events as last seen (INITIAL + UPDATEs), a deep copy; NULL before INITIAL. */
+JsonArray     *ww_client_dup_events       (WwClient   *self);
+/* RTTs of the last @seconds only (the sliding window); free with ww_histogram_free(). */
+WwHistogram   *ww_client_dup_rtt_window   (WwClient   *self,
+                                           guint       seconds);
+/* Array of WwClientCloseCount, one per close code seen on a drop. */
+GArray        *ww_client_dup_drop_codes   (WwClient   *self);
 
 G_END_DECLS
