@@ -701,6 +701,123 @@ test_echo_python (void)
   current_py = NULL;
 }
 
+/* ------------------------------------------------------------------ */
+/* A peer that completes the handshake and then goes silent (a dead
+ * connection without FIN): only pings can notice it. */
+
+typedef struct {
+  GSocketConnection *conn;
+  GString           *head;
+  char               buf[1024];
+  char              *response;
+} SilentPeer;
+
+static void
+silent_peer_free (SilentPeer *p)
+{
+  g_clear_object (&p->conn);
+  g_string_free (p->head, TRUE);
+  g_free (p->response);
+  g_free (p);
+}
+
+static void
+on_silent_read (GObject *source, GAsyncResult *res, gpointer data)
+{
+  SilentPeer *p = data;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), res, NULL);
+  const char *key;
+
+  if (n <= 0)
+    return;
+  g_string_append_len (p->head, p->buf, n);
+  if (strstr (p->head->str, "\r\n\r\n") == NULL)
+    {
+      g_input_stream_read_async (G_INPUT_STREAM (source), p->buf, sizeof p->buf, G_PRIORITY_DEFAULT,
+                                 NULL, on_silent_read, p);
+      return;
+    }
+  key = strstr (p->head->str, "Sec-WebSocket-Key: ");
+  g_assert_nonnull (key);
+  key += strlen ("Sec-WebSocket-Key: ");
+  {
+    g_autofree char *k = g_strndup (key, strcspn (key, "\r"));
+    g_autofree char *cat = g_strconcat (k, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11", NULL);
+    g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA1);
+    guint8 digest[20];
+    gsize len = sizeof digest;
+    g_autofree char *accept = NULL;
+
+    g_checksum_update (sum, (const guchar *) cat, -1);
+    g_checksum_get_digest (sum, digest, &len);
+    accept = g_base64_encode (digest, len);
+    p->response = g_strdup_printf ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                   "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept);
+  }
+  /* Then silence: nothing read, nothing answered, the socket kept open. */
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (p->conn)), p->response,
+                             strlen (p->response), NULL, NULL, NULL);
+}
+
+static gboolean
+on_silent_incoming (GSocketService *service, GSocketConnection *conn, GObject *src, gpointer data)
+{
+  GPtrArray *peers = data;
+  SilentPeer *p = g_new0 (SilentPeer, 1);
+
+  p->conn = g_object_ref (conn);
+  p->head = g_string_new (NULL);
+  g_ptr_array_add (peers, p);
+  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (conn)), p->buf, sizeof p->buf,
+                             G_PRIORITY_DEFAULT, NULL, on_silent_read, p);
+  return TRUE;
+}
+
+static void
+test_keepalive_dead_peer (void)
+{
+  g_autoptr(GSocketService) service = g_socket_service_new ();
+  g_autoptr(GPtrArray) peers = g_ptr_array_new_with_free_func ((GDestroyNotify) silent_peer_free);
+  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) addr = g_inet_socket_address_new (lo, 0);
+  g_autoptr(GSocketAddress) effective = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) codes = NULL;
+  g_autofree char *url = NULL;
+  WwClient *client = ww_client_new ();
+  WwClientCounters c;
+  gint64 start;
+
+  g_socket_listener_add_address (G_SOCKET_LISTENER (service), addr, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, NULL, &effective, &error);
+  g_assert_no_error (error);
+  g_signal_connect (service, "incoming", G_CALLBACK (on_silent_incoming), peers);
+  g_socket_service_start (service);
+  url = g_strdup_printf ("ws://127.0.0.1:%u/",
+                         g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective)));
+
+  ww_client_set_ping_interval (client, 0);
+  ww_client_set_keepalive_interval (client, 1);
+  ww_client_set_backoff (client, 5000, 5000, 10000);
+  ww_client_connect (client, url);
+  g_assert_true (ww_test_wait (is_open, client, WAIT_MS));
+  start = g_get_monotonic_time ();
+  g_assert_true (ww_test_wait (is_reconnecting, client, WAIT_MS));
+  /* Two keepalive intervals and a second of grace, checked once a second. */
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 2 * G_USEC_PER_SEC);
+
+  ww_client_get_counters (client, &c);
+  g_assert_cmpuint (c.drops, ==, 1);
+  codes = ww_client_dup_drop_codes (client);
+  g_assert_cmpuint (codes->len, ==, 1);
+  g_assert_cmpuint (g_array_index (codes, WwClientCloseCount, 0).code, ==, 1006);
+  g_assert_nonnull (strstr (ww_client_get_error_message (client), "no answer"));
+
+  disconnect_and_finalize (client);
+  g_socket_service_stop (service);
+  g_socket_listener_close (G_SOCKET_LISTENER (service));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -715,5 +832,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/client/connect/refused-backs-off", test_refused_backs_off);
   g_test_add_func ("/client/connect/not-websocket", test_not_websocket_fails_hard);
   g_test_add_func ("/client/tls/self-signed", test_tls_self_signed);
+  g_test_add_func ("/client/keepalive/dead-peer", test_keepalive_dead_peer);
   return g_test_run ();
 }
