@@ -61,6 +61,13 @@ G_DECLARE_FINAL_TYPE (WwClient, ww_client, WW, CLIENT, GObject)
  *   server-error (const char *code, const char *message)
  *   frame    (gboolean outgoing, guint opcode, GBytes *payload)
  *   rtt      (gint64 rtt_us)
+ *
+ * Notes (client engineer): libsoup delivers messages, not frames, so
+ * "frame" and the frame counters count one frame per data message, plus
+ * the pongs and close frames libsoup shows; byte counters are payload
+ * bytes.  RTT is PING→PONG on a feed server, PING→echo on an echo server;
+ * libsoup 3.2 cannot time its own protocol pings, so those only count
+ * (pongs_in) and keep the liveness check fed.
  */
 WwClient      *ww_client_new              (void);
 void           ww_client_connect          (WwClient   *self,
