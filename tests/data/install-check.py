@@ -136,7 +136,9 @@ def smoke_run(stage, scratch):
             return
         port = int(match.group(2))
         health = f"http://127.0.0.1:{port}/healthz"
-        with urllib.request.urlopen(health, timeout=5) as reply:
+        # No proxy: a proxy from the environment must not see loopback traffic.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(health, timeout=5) as reply:
             body = reply.read().decode("utf-8", "replace").strip()
             if reply.status != 200 or body != "ok":
                 problem(f"GET /healthz: {reply.status} {body!r}")
