@@ -8,6 +8,7 @@
     check-data.py metainfo      SOURCE_ROOT BUILT.metainfo.xml
     check-data.py schemas       SOURCE_ROOT
     check-data.py man           SOURCE_ROOT
+    check-data.py icons         SOURCE_ROOT
 
 Exit 0 on success, 1 with a message per problem, 77 (meson's skip) when a
 tool the check needs is not installed.  Uses only the standard library so
@@ -322,6 +323,54 @@ def check_man(root):
         print(f"wirewatch.1 documents all {len(options)} options of src/main.c")
 
 
+SVG = "{http://www.w3.org/2000/svg}"
+COLOUR_ATTRS = ("fill", "stroke", "stop-color", "color", "flood-color", "lighting-color")
+
+
+def svg_colours(node):
+    colours = [node.get(a) for a in COLOUR_ATTRS if node.get(a)]
+    for decl in (node.get("style") or "").split(";"):
+        key, _, value = decl.partition(":")
+        if key.strip() in COLOUR_ATTRS and value.strip():
+            colours.append(value.strip())
+    return colours
+
+
+def check_icons(root):
+    base = os.path.join(root, "data", "icons", "hicolor")
+    icons = {
+        "scalable": os.path.join(base, "scalable", "apps", APP_ID + ".svg"),
+        "symbolic": os.path.join(base, "symbolic", "apps", APP_ID + "-symbolic.svg"),
+    }
+    for kind, path in icons.items():
+        if not os.path.isfile(path):
+            problem(f"{kind} icon {path} is missing")
+            continue
+        svg = ET.parse(path).getroot()
+        size = "128" if kind == "scalable" else "16"
+        if svg.tag != SVG + "svg" or svg.get("viewBox") != f"0 0 {size} {size}":
+            problem(f"{os.path.basename(path)}: want an <svg> with viewBox 0 0 {size} {size}")
+        for node in svg.iter():
+            tag = node.tag.replace(SVG, "")
+            # Text depends on installed fonts; bitmaps and links do not scale
+            # or may be missing when the icon is installed.
+            if tag in ("text", "image", "script", "foreignObject"):
+                problem(f"{os.path.basename(path)}: <{tag}> does not belong in an icon")
+            for attr, value in node.attrib.items():
+                if attr.endswith("href") and not value.startswith("#"):
+                    problem(f"{os.path.basename(path)}: external reference {value}")
+            if kind == "symbolic":
+                # GTK recolours symbolic icons by replacing this one colour;
+                # strokes are not recoloured reliably, so only fills.
+                for colour in svg_colours(node):
+                    if colour.lower() not in ("#2e3436", "none"):
+                        problem(f"{os.path.basename(path)}: colour {colour} (only #2e3436)")
+                if node.get("stroke") not in (None, "none"):
+                    problem(f"{os.path.basename(path)}: uses a stroke; draw filled paths")
+    if not problems:
+        print("both icons OK")
+
+
 def main():
     if len(sys.argv) < 3:
         print(__doc__)
@@ -334,6 +383,7 @@ def main():
         "metainfo": lambda: check_metainfo(root, sys.argv[3]),
         "schemas": lambda: check_schemas(root),
         "man": lambda: check_man(root),
+        "icons": lambda: check_icons(root),
     }
     if what not in checks:
         print(__doc__)
