@@ -127,7 +127,8 @@ def check_manifest(root):
         problem("the wirewatch module must build with meson")
     if app.get("run-tests") is not True:
         problem("the wirewatch module must set run-tests")
-    if {"type": "dir", "path": ".."} not in app.get("sources", []):
+    if not any(src.get("type") == "dir" and src.get("path") == ".."
+               for src in app.get("sources", [])):
         problem("the wirewatch module must build from the repository (dir ..)")
     if not problems:
         print(f"manifest OK: runtime {m['runtime']}//{m['runtime-version']}, "
