@@ -12,7 +12,7 @@
 #ifdef WW_HAVE_FEED
 # include "feed/ww-event-feed.h"
 #endif
-#ifdef WW_HAVE_BACKPLANE
+#ifdef WW_HAVE_FEED_BACKPLANE
 # include "backplane/ww-backplane.h"
 #endif
 #ifdef WW_HAVE_CLIENT
@@ -222,7 +222,7 @@ run_headless_server (const WwOptions *o)
   g_autoptr(WwFeedConfig) feed_config = ww_feed_config_new ();
   g_autoptr(WwEventFeed) feed = NULL;
 #endif
-#ifdef WW_HAVE_BACKPLANE
+#ifdef WW_HAVE_FEED_BACKPLANE
   g_autoptr(WwBackplane) backplane = NULL;
 #endif
   Headless h = { 0 };
@@ -252,7 +252,7 @@ run_headless_server (const WwOptions *o)
     feed_config->rate_limit = (guint) o->rate_limit;
 
   feed = ww_event_feed_new (feed_config);
-# ifdef WW_HAVE_BACKPLANE
+# ifdef WW_HAVE_FEED_BACKPLANE
   if (o->redis)
     {
       backplane = ww_backplane_new (o->redis, &error);
@@ -262,6 +262,12 @@ run_headless_server (const WwOptions *o)
           return 2;
         }
       ww_event_feed_set_backplane (feed, backplane);
+    }
+# else
+  if (o->redis)
+    {
+      g_printerr ("wirewatch: %s\n", _("this build has no Redis backplane; --redis is not available"));
+      return 2;
     }
 # endif
   if (!ww_event_feed_attach (feed, server, &error))
