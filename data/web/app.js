@@ -370,6 +370,8 @@ window.wirewatch = Object.freeze ({
   get rtts () { return [...feed.rtts]; },
   get retryAt () { return feed.retryAt; },
   get retryMs () { return feed.retryMs; },
+  get retryMaxMs () { return feed.retryMaxMs; },
+  get delays () { return [...feed.delays]; },
   get events () { return [...feed.events.values ()].map ((e) => ({ ...e })); },
 });
 

@@ -54,6 +54,7 @@ export class Feed extends EventTarget {
     this.attempt = 0;
     this.retryAt = 0;
     this.retryTimer = 0;
+    this.delays = [];         // the reconnect delays chosen, newest last
     this.openedAt = 0;
     this.lastClose = null;    // { code, reason }
 
@@ -165,6 +166,9 @@ export class Feed extends EventTarget {
     const delay = backoffDelay (this.attempt, this.retryMs, this.retryMaxMs);
     this.attempt++;
     this.counters.reconnects++;
+    this.delays.push (delay);
+    if (this.delays.length > 32)
+      this.delays.shift ();
     this.retryAt = Date.now () + delay;
     this.retryTimer = setTimeout (() => this.connect (), delay);
     this.setState ('waiting');
