@@ -366,6 +366,7 @@ window.wirewatch = Object.freeze ({
   get lastSeq () { return feed.lastSeq; },
   get seqs () { return [...feed.seqs]; },
   get received () { return [...feed.received]; },
+  get updates () { return feed.updates.map ((u) => ({ ...u })); },
   get counters () { return { ...feed.counters }; },
   get rtts () { return [...feed.rtts]; },
   get retryAt () { return feed.retryAt; },
@@ -376,6 +377,6 @@ window.wirewatch = Object.freeze ({
 });
 
 $('endpoint').textContent = shownUrl ();
-drawLatency ($('rtt-chart'), [], null);
+new ResizeObserver (renderLatency).observe ($('rtt-chart'));
 renderStatus ();
 feed.start ();

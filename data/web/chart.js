@@ -5,9 +5,7 @@
 // styles), coloured from style.css through class names.
 
 const SVG = 'http://www.w3.org/2000/svg';
-const W = 320;
-const H = 120;
-const PAD_TOP = 14;
+const PAD_TOP = 16;
 const PAD_BOTTOM = 4;
 const SLOTS = 30;
 
@@ -41,12 +39,18 @@ export function formatMs (ms) {
   return `${Math.round (ms)} ms`;
 }
 
+// Drawn in CSS pixels at the element's own size (redrawn on resize) so that
+// text is never stretched.
 export function drawLatency (svg, samples, med) {
+  const W = Math.max (120, Math.round (svg.clientWidth) || 320);
+  const H = Math.max (60, Math.round (svg.clientHeight) || 120);
   const title = svg.querySelector ('title');
   const recent = samples.slice (-SLOTS);
   const top = niceCeiling (Math.max (...recent, med ?? 0) * 1.1);
   const plotH = H - PAD_TOP - PAD_BOTTOM;
   const slot = W / SLOTS;
+
+  svg.setAttribute ('viewBox', `0 0 ${W} ${H}`);
   const y = (v) => PAD_TOP + plotH - (Math.min (v, top) / top) * plotH;
 
   for (const child of [...svg.childNodes])
@@ -63,7 +67,7 @@ export function drawLatency (svg, samples, med) {
 
   title.textContent = `Round-trip times of the last ${recent.length} pings; median ${formatMs (med)}`;
   svg.append (el ('line', { class: 'chart-grid', x1: 0, x2: W, y1: PAD_TOP, y2: PAD_TOP }));
-  svg.append (el ('text', { class: 'chart-label', x: 2, y: PAD_TOP - 4 }, formatMs (top)));
+  svg.append (el ('text', { class: 'chart-label', x: 6, y: PAD_TOP - 4 }, formatMs (top)));
 
   // Newest on the right, as in a scrolling strip chart.
   const offset = SLOTS - recent.length;
@@ -74,14 +78,14 @@ export function drawLatency (svg, samples, med) {
       class: i === recent.length - 1 ? 'chart-bar latest' : 'chart-bar',
       x: x.toFixed (2), y: yy.toFixed (2),
       width: (slot * 0.7).toFixed (2), height: Math.max (1, H - PAD_BOTTOM - yy).toFixed (2),
-      rx: 1.5,
+      rx: Math.min (3, slot * 0.2),
     }));
   });
 
   if (med !== null) {
     const my = y (med).toFixed (2);
     svg.append (el ('line', { class: 'chart-median', x1: 0, x2: W, y1: my, y2: my }));
-    svg.append (el ('text', { class: 'chart-label median', x: W - 2, y: Math.max (Number (my) - 4, 10),
+    svg.append (el ('text', { class: 'chart-label median', x: W - 6, y: Math.max (Number (my) - 4, 10),
                               'text-anchor': 'end' }, `median ${formatMs (med)}`));
   }
   svg.append (el ('line', { class: 'chart-base', x1: 0, x2: W, y1: H - PAD_BOTTOM, y2: H - PAD_BOTTOM }));

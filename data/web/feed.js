@@ -73,6 +73,7 @@ export class Feed extends EventTarget {
     this.pendingInitial = null;
 
     this.seqs = [];
+    this.updates = [];        // { seq, id, homeScore, awayScore } as applied
     this.received = [];
     this.pings = new Map ();
     this.pingCounter = 0;
@@ -337,8 +338,10 @@ export class Feed extends EventTarget {
     this.events.set (event.id, event);
     this.lastSeq = seq;
     this.counters.updates++;
-    if (this.seqs.length < MAX_SEQS)
+    if (this.seqs.length < MAX_SEQS) {
       this.seqs.push (seq);
+      this.updates.push ({ seq, id: event.id, homeScore: event.homeScore, awayScore: event.awayScore });
+    }
     this.emit ('update', { seq, event, ts });
   }
 

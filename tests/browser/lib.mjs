@@ -72,6 +72,7 @@ export function hook (page) {
       state: w.state, url: w.url, clientId: w.clientId, clients: w.clients,
       lastSeq: w.lastSeq, seqs: w.seqs, received: w.received, counters: w.counters,
       rtts: w.rtts, events: w.events, delays: w.delays, retryMs: w.retryMs,
+      retryMaxMs: w.retryMaxMs, updates: w.updates,
     };
   });
 }

@@ -203,3 +203,15 @@ test ('refused reconnects back off exponentially with jitter up to the cap',
 test ('no console errors or uncaught exceptions', () => {
   assert.deepEqual (errors.unexpected (), []);
 });
+
+test ('the reconnect delays default to 3 s and 30 s', { timeout: 30000 }, async () => {
+  const other = await browser.newPage ();
+  try {
+    await other.goto (`${mock.url}?retry=abc&retrymax=-5`);
+    const h = await waitFor ('the hook', () => hook (other));
+    assert.equal (h.retryMs, 3000);
+    assert.equal (h.retryMaxMs, 30000);
+  } finally {
+    await other.close ();
+  }
+});
