@@ -592,10 +592,10 @@ counted_zfree (voidpf opaque,
 }
 
 /*
- * zlib refuses windowBits 8 for raw deflate (it would silently write 9).
- * A peer that asked for 8 may run a 256-byte window, so we compress with
- * 9 but with Z_RLE, whose matches all have distance 1: every back
- * reference then fits an 8-bit window, and the output stays valid.
+ * zlib refuses windowBits 8 for raw deflate, so a peer that asked for 8
+ * gets 9.  That is still valid for a strict 256-byte window: zlib never
+ * emits a distance above (1 << w) - 262 (MAX_DIST in deflate.c), which is
+ * 250 for w = 9.  /deflate/codec/window-bits checks it with stock zlib.
  */
 static gboolean
 init_deflate (z_stream *strm,
@@ -604,15 +604,13 @@ init_deflate (z_stream *strm,
               int       level,
               int       mem_level)
 {
-  int strategy = window_bits <= 8 ? Z_RLE : Z_DEFAULT_STRATEGY;
-
   memset (strm, 0, sizeof *strm);
   strm->zalloc = counted_zalloc;
   strm->zfree = counted_zfree;
   strm->opaque = account;
   return deflateInit2 (strm, CLAMP (level, -1, 9), Z_DEFLATED,
                        -(int) CLAMP (window_bits, 9, 15),
-                       CLAMP (mem_level, 1, 9), strategy) == Z_OK;
+                       CLAMP (mem_level, 1, 9), Z_DEFAULT_STRATEGY) == Z_OK;
 }
 
 /* Inflating with a window larger than the peer's is always safe, and 9
@@ -640,6 +638,12 @@ compress_message (z_stream   *strm,
   gsize remaining = len;
   gsize cap, produced = 0;
   guint8 *out;
+
+  /* §7.2.3.6: an empty message is the single byte 0x00 (an empty stored
+   * block without its tail).  zlib emits nothing for a second sync flush
+   * without input, so do not ask it. */
+  if (len == 0)
+    return g_bytes_new ("", 1);
 
   /* deflateBound() covers a finished stream; a sync flush adds at most an
    * empty stored block (5 bytes) on top. */
@@ -1145,6 +1149,7 @@ ww_deflate_inflate_finish (WwDeflate *self,
       ok = self->peer_no_context ? inflateReset (&self->istrm) == Z_OK
                                  : restart_keeping_window (self);
       self->stream_end = FALSE;
+      self->inflate_dirty = !self->peer_no_context;
       if (!ok)
         {
           fail (self, error, WW_CLOSE_INTERNAL_ERROR, "Could not restart the inflate stream");
@@ -1159,10 +1164,14 @@ ww_deflate_inflate_finish (WwDeflate *self,
     }
 
   if (self->out_len == 0)
-    message = g_bytes_new (NULL, 0);
+    {
+      message = g_bytes_new (NULL, 0);
+    }
   else
-    message = g_bytes_new_take (g_realloc (self->out, self->out_len), self->out_len);
-  self->out = NULL;
+    {
+      message = g_bytes_new_take (g_realloc (self->out, self->out_len), self->out_len);
+      self->out = NULL;
+    }
   drop_message (self);
   return message;
 }
