@@ -118,9 +118,13 @@ function createCard (id) {
   ago.className = 'event-ago';
   foot.append (version, ago);
 
-  li.append (head, scoreline, foot);
+  // Names the card for screen readers; the team rows say it visually.
+  const title = document.createElement ('h3');
+  title.className = 'visually-hidden';
 
-  const card = { li, seqEl, spoken, home, away, version, ago, event: null, seq: null };
+  li.append (title, head, scoreline, foot);
+
+  const card = { li, title, seqEl, spoken, home, away, version, ago, event: null, seq: null };
   cards.set (id, card);
 
   // Keep the cards in id order whatever order they arrive in.
@@ -141,7 +145,7 @@ function renderEvent (event, seq, flash) {
   card.event = event;
   if (seq !== null)
     card.seq = seq;
-  card.li.setAttribute ('aria-label', String (event.name ?? `${homeName} vs ${awayName}`));
+  card.title.textContent = String (event.name ?? `${homeName} vs ${awayName}`);
   card.home.name.textContent = homeName;
   card.away.name.textContent = awayName;
   card.home.score.textContent = String (hs);

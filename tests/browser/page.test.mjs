@@ -200,6 +200,49 @@ test ('refused reconnects back off exponentially with jitter up to the cap',
                 'no RESUME when the server is where we left it');
 });
 
+test ('accessible names, live regions and keyboard order', { timeout: 30000 }, async () => {
+  assert.equal (await page.getByRole ('button', { name: 'Send PING' }).count (), 1);
+  assert.equal (await page.getByRole ('button', { name: 'Send', exact: true }).count (), 1);
+  assert.equal (await page.getByLabel ('Message', { exact: true }).count (), 1);
+  assert.equal (await page.getByRole ('log', { name: 'Chat messages' }).count (), 1);
+  assert.equal (await page.getByRole ('heading', { name: 'Harbor City vs Northgate' }).count (), 1);
+  assert.equal (await page.getAttribute ('#status-text', 'role'), 'status');
+  assert.equal (await page.locator ('.scoreline[aria-live="polite"]').count (), 5);
+  assert.equal (await page.getAttribute ('#rtt-chart', 'role'), 'img');
+  assert.match (await page.textContent ('#rtt-chart title'), /median/);
+
+  // Tab walks skip link → PING → chat log → input → Send.
+  await page.focus ('.skip-link');
+  const order = ['skip-link'];
+  for (let i = 0; i < 5; i++) {
+    await page.keyboard.press ('Tab');
+    order.push (await page.evaluate (() => document.activeElement?.id || document.activeElement?.className));
+  }
+  const want = ['skip-link', 'ping', 'chat-log', 'chat-input', 'chat-send'];
+  assert.deepEqual (order.filter ((x) => want.includes (x)), want, order.join (' '));
+  // A visible focus ring on a focused button.
+  await page.focus ('#ping');
+  await page.keyboard.press ('Shift+Tab');
+  await page.keyboard.press ('Tab');
+  const outline = await page.evaluate (() => getComputedStyle (document.activeElement).outlineStyle);
+  assert.equal (outline, 'solid');
+});
+
+test ('phone width has no horizontal scrolling; dark preference is followed', { timeout: 30000 }, async () => {
+  await page.setViewportSize ({ width: 390, height: 844 });
+  const widths = await page.evaluate (() => [document.documentElement.scrollWidth, window.innerWidth]);
+  assert.ok (widths[0] <= widths[1], `page ${widths[0]} px wide in a ${widths[1]} px window`);
+  const columns = await page.evaluate (() =>
+    getComputedStyle (document.getElementById ('events')).gridTemplateColumns.split (' ').length);
+  assert.equal (columns, 2);
+
+  await page.emulateMedia ({ colorScheme: 'dark' });
+  assert.equal (await page.evaluate (() => getComputedStyle (document.body).backgroundColor), 'rgb(36, 36, 36)');
+  await page.emulateMedia ({ colorScheme: 'light' });
+  assert.equal (await page.evaluate (() => getComputedStyle (document.body).backgroundColor), 'rgb(250, 250, 250)');
+  await page.setViewportSize ({ width: 1280, height: 800 });
+});
+
 test ('no console errors or uncaught exceptions', () => {
   assert.deepEqual (errors.unexpected (), []);
 });
