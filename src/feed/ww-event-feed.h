@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "../server/ww-server.h"
+#include "ww-event.h"
 
 G_BEGIN_DECLS
 
@@ -36,5 +37,30 @@ gboolean     ww_event_feed_attach (WwEventFeed *self,
                                    GError     **error);
 /* Current feed-wide sequence number; thread-safe. */
 guint64      ww_event_feed_get_seq (WwEventFeed *self);
+
+/* Feed clients connected now (both endpoints); thread-safe. */
+guint        ww_event_feed_get_n_clients     (WwEventFeed *self);
+/* The five events as the JSON array INITIAL carries; thread-safe. */
+char        *ww_event_feed_dup_events_json   (WwEventFeed *self);
+
+/*
+ * Hooks for an external source of truth (the Redis backplane, issue 11).
+ * All three run on the server's I/O context.
+ *
+ * ww_event_feed_apply_update(): makes @event (its id picks the slot) the
+ * current state with feed seq @seq (above the current one), keeps it for
+ * RESUME, saves it and broadcasts the UPDATE.  The simulator goes through
+ * the same function.  Returns FALSE if @seq is stale or the id unknown.
+ */
+gboolean     ww_event_feed_apply_update      (WwEventFeed   *self,
+                                              const WwEvent *event,
+                                              guint64        seq,
+                                              gint64         ts_ms);
+/* Sends a CHAT message text (already encoded) to every feed client. */
+void         ww_event_feed_broadcast_chat    (WwEventFeed   *self,
+                                              GBytes        *chat);
+/* Runs or pauses the local simulator (another instance may lead). */
+void         ww_event_feed_set_simulating    (WwEventFeed   *self,
+                                              gboolean       simulating);
 
 G_END_DECLS

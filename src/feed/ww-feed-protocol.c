@@ -253,36 +253,141 @@ is_json_number (const char *p,
   return p == end;
 }
 
-/* Deeper than WW_FEED_MAX_DEPTH, counting brackets outside strings. */
-static gboolean
-too_deep (const guint8 *data,
-          gsize         len)
+/*
+ * A strict RFC 8259 check run before json-glib, which on its own accepts
+ * single quotes, comments, hex numbers and leading zeros.  Iterative, so
+ * nesting costs no stack; deeper than WW_FEED_MAX_DEPTH is refused.
+ */
+typedef enum {
+  JSON_CHECK_OK,
+  JSON_CHECK_BAD,
+  JSON_CHECK_TOO_DEEP,
+} JsonCheck;
+
+static const char *
+check_string (const char *p,
+              const char *end)
 {
-  guint depth = 0;
-  gboolean in_string = FALSE;
-
-  for (gsize i = 0; i < len; i++)
+  /* @p just past the opening quote; returns just past the closing one. */
+  while (p < end)
     {
-      guint8 c = data[i];
+      guchar c = (guchar) *p;
 
-      if (in_string)
+      if (c == '"')
+        return p + 1;
+      if (c < 0x20)
+        return NULL;
+      if (c == '\\')
         {
-          if (c == '\\')
-            i++;
-          else if (c == '"')
-            in_string = FALSE;
+          p++;
+          if (p >= end)
+            return NULL;
+          if (*p == 'u')
+            {
+              if (end - p < 5)
+                return NULL;
+              for (guint i = 1; i <= 4; i++)
+                if (!g_ascii_isxdigit (p[i]))
+                  return NULL;
+              p += 5;
+              continue;
+            }
+          if (strchr ("\"\\/bfnrt", *p) == NULL || *p == '\0')
+            return NULL;
         }
-      else if (c == '"')
-        in_string = TRUE;
-      else if (c == '{' || c == '[')
-        {
-          if (++depth > WW_FEED_MAX_DEPTH)
-            return TRUE;
-        }
-      else if ((c == '}' || c == ']') && depth > 0)
-        depth--;
+      p++;
     }
-  return FALSE;
+  return NULL;
+}
+
+static const char *
+check_scalar (const char *p,
+              const char *end)
+{
+  const char *start = p;
+  static const char *const words[] = { "true", "false", "null" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (words); i++)
+    {
+      gsize n = strlen (words[i]);
+
+      if ((gsize) (end - p) >= n && memcmp (p, words[i], n) == 0)
+        return p + n;
+    }
+  while (p < end && (g_ascii_isdigit (*p) || *p == '-' || *p == '+' || *p == '.' ||
+                     *p == 'e' || *p == 'E'))
+    p++;
+  return is_json_number (start, (gsize) (p - start)) ? p : NULL;
+}
+
+static JsonCheck
+check_json (const char *data,
+            gsize       len)
+{
+  const char *p = data, *end = data + len;
+  gboolean in_object[WW_FEED_MAX_DEPTH + 1];
+  guint depth = 0;
+
+  p = skip_ws (p, end);
+  for (;;)
+    {
+      /* A value is expected at p. */
+      if (p >= end)
+        return JSON_CHECK_BAD;
+      if (*p == '{' || *p == '[')
+        {
+          gboolean object = *p == '{';
+
+          if (depth == WW_FEED_MAX_DEPTH)
+            return JSON_CHECK_TOO_DEEP;
+          in_object[++depth] = object;
+          p = skip_ws (p + 1, end);
+          if (p < end && *p == (object ? '}' : ']'))
+            {
+              depth--;
+              p++;
+              goto after_value;
+            }
+          if (object)
+            goto member;
+          continue;
+        }
+      if (*p == '"')
+        p = check_string (p + 1, end);
+      else
+        p = check_scalar (p, end);
+      if (p == NULL)
+        return JSON_CHECK_BAD;
+
+    after_value:
+      p = skip_ws (p, end);
+      if (depth == 0)
+        return p == end ? JSON_CHECK_OK : JSON_CHECK_BAD;
+      if (p >= end)
+        return JSON_CHECK_BAD;
+      if (*p == (in_object[depth] ? '}' : ']'))
+        {
+          depth--;
+          p++;
+          goto after_value;
+        }
+      if (*p != ',')
+        return JSON_CHECK_BAD;
+      p = skip_ws (p + 1, end);
+      if (!in_object[depth])
+        continue;
+
+    member:
+      if (p >= end || *p != '"')
+        return JSON_CHECK_BAD;
+      p = check_string (p + 1, end);
+      if (p == NULL)
+        return JSON_CHECK_BAD;
+      p = skip_ws (p, end);
+      if (p >= end || *p != ':')
+        return JSON_CHECK_BAD;
+      p = skip_ws (p + 1, end);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -464,6 +569,12 @@ ww_feed_protocol_handle (WwFeedState   *state,
   if (data == NULL)
     data = (const guint8 *) "";
 
+  /* U+0000 is UTF-8 but never JSON text outside a \u escape. */
+  if (memchr (data, '\0', len) != NULL)
+    {
+      reply_error (out, "bad_json", "the message is not valid JSON");
+      return;
+    }
   /* The server checked the frame's UTF-8 (RFC 6455 §8.1); check again so
    * that this function is safe on any input. */
   if (!g_utf8_validate ((const char *) data, (gssize) len, NULL))
@@ -471,9 +582,17 @@ ww_feed_protocol_handle (WwFeedState   *state,
       reply_error (out, "bad_utf8", "the message is not valid UTF-8");
       return;
     }
-  if (too_deep (data, len))
+  switch (check_json ((const char *) data, len))
     {
+    case JSON_CHECK_OK:
+      break;
+    case JSON_CHECK_TOO_DEEP:
       reply_error (out, "too_deep", "the message is nested too deeply");
+      return;
+    case JSON_CHECK_BAD:
+    default:
+      reply_error (out, "bad_json",
+                   len == 0 ? "the message is empty" : "the message is not valid JSON");
       return;
     }
 

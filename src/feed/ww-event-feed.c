@@ -1,0 +1,731 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "ww-feed"
+
+#include "config.h"
+
+#include <string.h>
+
+#include "protocol/ww-frame.h"
+#include "ww-event-feed.h"
+#include "ww-feed-protocol.h"
+#include "ww-feed-state.h"
+#include "ww-feed-store.h"
+
+/*
+ * The glue between the pure feed (model, simulator, protocol) and the
+ * server: endpoint callbacks, REST routes, and three timers on the
+ * server's I/O context (simulator, PRESENCE coalescing, save coalescing).
+ * Everything but the atomic getters runs on that context.
+ */
+
+#define PRESENCE_PERIOD_US   (250 * 1000)   /* ≤ 4 PRESENCE a second */
+#define SAVE_PERIOD_US       (1000 * 1000)  /* ≤ 1 save a second */
+#define MAX_CHANGES_PER_TICK 64
+/* Further behind than this (a stopped loop, a suspended machine), the
+ * simulator skips ahead instead of replaying a burst of changes. */
+#define MAX_LAG_MS           1000
+#define DEFAULT_MAX_MESSAGE  (64 * 1024)
+#define DEFAULT_RATE_LIMIT   20
+
+static const char web_csp[] =
+  "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+  "style-src 'self'; script-src 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+WwFeedConfig *
+ww_feed_config_new (void)
+{
+  WwFeedConfig *config = g_new0 (WwFeedConfig, 1);
+
+  config->min_interval_ms = 2000;
+  config->max_interval_ms = 7000;
+  config->history = 1024;
+  config->persist = TRUE;
+  config->rate_limit = DEFAULT_RATE_LIMIT;
+  return config;
+}
+
+void
+ww_feed_config_free (WwFeedConfig *config)
+{
+  if (config == NULL)
+    return;
+  g_free (config->state_dir);
+  g_free (config);
+}
+
+static WwFeedConfig *
+ww_feed_config_copy (const WwFeedConfig *config)
+{
+  WwFeedConfig *copy = g_memdup2 (config, sizeof *config);
+
+  copy->state_dir = g_strdup (config->state_dir);
+  return copy;
+}
+
+typedef struct {
+  char          *client_id;
+  guint64        live_from;  /* seq of its WELCOME: later UPDATEs came live */
+  WwTokenBucket  bucket;
+} FeedPeer;
+
+static void
+feed_peer_free (gpointer data)
+{
+  FeedPeer *fp = data;
+
+  g_free (fp->client_id);
+  g_free (fp);
+}
+
+struct _WwEventFeed {
+  GObject        parent_instance;
+
+  WwFeedConfig  *config;
+  WwFeedState   *state;
+  WwFeedSim     *sim;
+
+  /* Set by attach; the server owns the endpoints and outlives them. */
+  WwServer      *server;
+  WwEndpoint    *endpoints[2];
+  guint          n_registrations;
+  GMainContext  *context;
+  gsize          max_message;
+  guint          heartbeat_ms;
+
+  GSource       *sim_source;
+  GSource       *presence_source;
+  GSource       *save_source;
+  gint64         sim_origin_us;   /* monotonic time of virtual 0 */
+  gboolean       simulating;
+
+  guint          n_clients;
+  guint          presence_sent;   /* G_MAXUINT: never sent */
+  gint64         presence_sent_us;
+
+  char          *state_dir;       /* NULL: not persisting */
+  gboolean       dirty;
+  gint64         saved_us;
+  gboolean       save_failing;
+
+  /* Read from any thread. */
+  guint64        seq_atomic;
+  guint          n_clients_atomic;
+  GMutex         snapshot_lock;
+  char          *snapshot;        /* the events array, under the lock */
+};
+
+G_DEFINE_FINAL_TYPE (WwEventFeed, ww_event_feed, G_TYPE_OBJECT)
+
+/* ------------------------------------------------------------------ */
+/* Sources that fire at a monotonic ready time, set again as needed. */
+
+static gboolean
+ready_source_dispatch (GSource     *source,
+                       GSourceFunc  callback,
+                       gpointer     user_data)
+{
+  g_source_set_ready_time (source, -1);
+  return callback ? callback (user_data) : G_SOURCE_REMOVE;
+}
+
+static GSourceFuncs ready_source_funcs = {
+  NULL, NULL, ready_source_dispatch, NULL, NULL, NULL,
+};
+
+static GSource *
+ready_source_new (WwEventFeed  *self,
+                  const char   *name,
+                  GSourceFunc   func)
+{
+  GSource *source = g_source_new (&ready_source_funcs, sizeof (GSource));
+
+  g_source_set_name (source, name);
+  g_source_set_callback (source, func, self, NULL);
+  g_source_set_ready_time (source, -1);
+  g_source_attach (source, self->context);
+  return source;
+}
+
+static void
+clear_source (GSource **source)
+{
+  if (*source != NULL)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+
+static void
+publish_snapshot (WwEventFeed *self)
+{
+  char *events = ww_feed_state_dup_events_json (self->state);
+
+  g_mutex_lock (&self->snapshot_lock);
+  g_free (self->snapshot);
+  self->snapshot = events;
+  g_mutex_unlock (&self->snapshot_lock);
+  __atomic_store_n (&self->seq_atomic, ww_feed_state_get_seq (self->state), __ATOMIC_RELEASE);
+}
+
+static void
+broadcast (WwEventFeed *self,
+           GBytes      *message)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (message, &len);
+
+  /* Encoded once per endpoint; in practice one of them has the peers. */
+  for (guint i = 0; i < G_N_ELEMENTS (self->endpoints); i++)
+    if (self->endpoints[i] != NULL && ww_endpoint_get_n_peers (self->endpoints[i]) > 0)
+      ww_endpoint_broadcast_text (self->endpoints[i], data, len);
+}
+
+static void
+send_bytes (WwPeer *peer,
+            GBytes *message)
+{
+  gsize len;
+  const char *data = g_bytes_get_data (message, &len);
+
+  ww_peer_send_text (peer, data, len);
+}
+
+static void
+do_save (WwEventFeed *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+
+  if (self->state_dir == NULL || !self->dirty)
+    return;
+  text = ww_feed_state_serialize (self->state, g_get_real_time () / 1000);
+  self->saved_us = g_get_monotonic_time ();
+  if (!ww_feed_store_save (self->state_dir, text, &error))
+    {
+      /* A full disk or a read-only directory: keep going in memory, say
+       * so once, and try again on the next change. */
+      if (!self->save_failing)
+        g_message ("Could not save the event state: %s", error->message);
+      self->save_failing = TRUE;
+      return;
+    }
+  if (self->save_failing)
+    g_message ("Saving the event state works again");
+  self->save_failing = FALSE;
+  self->dirty = FALSE;
+}
+
+static gboolean
+on_save_due (gpointer data)
+{
+  do_save (data);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+schedule_save (WwEventFeed *self)
+{
+  if (self->state_dir == NULL)
+    return;
+  self->dirty = TRUE;
+  if (self->save_source != NULL && g_source_get_ready_time (self->save_source) == -1)
+    g_source_set_ready_time (self->save_source,
+                             MAX (g_get_monotonic_time (), self->saved_us + SAVE_PERIOD_US));
+}
+
+gboolean
+ww_event_feed_apply_update (WwEventFeed   *self,
+                            const WwEvent *event,
+                            guint64        seq,
+                            gint64         ts_ms)
+{
+  g_autoptr(GBytes) update = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_return_val_if_fail (WW_IS_EVENT_FEED (self), FALSE);
+  g_return_val_if_fail (event != NULL, FALSE);
+
+  update = ww_feed_state_apply_update (self->state, event, seq, ts_ms, &error);
+  if (update == NULL)
+    {
+      g_debug ("UPDATE not applied: %s", error->message);
+      return FALSE;
+    }
+  publish_snapshot (self);
+  broadcast (self, update);
+  schedule_save (self);
+  return TRUE;
+}
+
+void
+ww_event_feed_broadcast_chat (WwEventFeed *self,
+                              GBytes      *chat)
+{
+  g_return_if_fail (WW_IS_EVENT_FEED (self));
+  g_return_if_fail (chat != NULL);
+
+  broadcast (self, chat);
+}
+
+/* ------------------------------------------------------------------ */
+/* Simulator */
+
+static gint64
+sim_now_ms (WwEventFeed *self)
+{
+  return (g_get_monotonic_time () - self->sim_origin_us) / 1000;
+}
+
+static void
+sim_reschedule (WwEventFeed *self)
+{
+  gint64 due;
+
+  if (self->sim_source == NULL)
+    return;
+  if (!self->simulating)
+    {
+      g_source_set_ready_time (self->sim_source, -1);
+      return;
+    }
+  due = ww_feed_sim_peek (self->sim, NULL);
+  g_source_set_ready_time (self->sim_source, self->sim_origin_us + due * 1000);
+}
+
+static gboolean
+on_sim_due (gpointer data)
+{
+  WwEventFeed *self = data;
+  gint64 now = sim_now_ms (self);
+  gint64 lag = now - ww_feed_sim_peek (self->sim, NULL);
+
+  if (lag > MAX_LAG_MS)
+    ww_feed_sim_shift (self->sim, lag);
+
+  for (guint n = 0; n < MAX_CHANGES_PER_TICK && ww_feed_sim_peek (self->sim, NULL) <= now; n++)
+    {
+      g_autoptr(WwEvent) changed = NULL;
+      gboolean home;
+      guint index = ww_feed_sim_next (self->sim, &home, NULL);
+      gint64 real_ms = g_get_real_time () / 1000;
+
+      changed = ww_feed_score_change (ww_feed_state_get_event (self->state, index), home, real_ms);
+      ww_event_feed_apply_update (self, changed, ww_feed_state_get_seq (self->state) + 1, real_ms);
+    }
+
+  sim_reschedule (self);
+  return G_SOURCE_CONTINUE;
+}
+
+void
+ww_event_feed_set_simulating (WwEventFeed *self,
+                              gboolean     simulating)
+{
+  g_return_if_fail (WW_IS_EVENT_FEED (self));
+
+  simulating = !!simulating;
+  if (self->simulating == simulating)
+    return;
+  self->simulating = simulating;
+  if (simulating && self->sim != NULL)
+    {
+      /* Resume where the virtual clock stands, without a burst. */
+      gint64 lag = sim_now_ms (self) - ww_feed_sim_peek (self->sim, NULL);
+
+      if (lag > 0)
+        ww_feed_sim_shift (self->sim, lag);
+    }
+  sim_reschedule (self);
+}
+
+/* ------------------------------------------------------------------ */
+/* PRESENCE */
+
+static gboolean
+on_presence_due (gpointer data)
+{
+  WwEventFeed *self = data;
+  g_autoptr(GBytes) message = NULL;
+
+  if (self->n_clients == self->presence_sent)
+    return G_SOURCE_CONTINUE;
+  message = ww_feed_message_presence (self->n_clients);
+  self->presence_sent = self->n_clients;
+  self->presence_sent_us = g_get_monotonic_time ();
+  broadcast (self, message);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+presence_changed (WwEventFeed *self)
+{
+  __atomic_store_n (&self->n_clients_atomic, self->n_clients, __ATOMIC_RELEASE);
+  if (self->presence_source != NULL && g_source_get_ready_time (self->presence_source) == -1)
+    g_source_set_ready_time (self->presence_source,
+                             MAX (g_get_monotonic_time (),
+                                  self->presence_sent_us + PRESENCE_PERIOD_US));
+}
+
+/* ------------------------------------------------------------------ */
+/* WebSocket endpoint */
+
+static void
+on_peer_opened (WwPeer   *peer,
+                gpointer  user_data)
+{
+  WwEventFeed *self = user_data;
+  FeedPeer *fp = g_new0 (FeedPeer, 1);
+  g_autoptr(GBytes) welcome = NULL;
+  g_autoptr(GBytes) initial = NULL;
+
+  fp->client_id = g_strdup_printf ("c%" G_GUINT64_FORMAT, ww_peer_get_id (peer));
+  fp->live_from = ww_feed_state_get_seq (self->state);
+  ww_token_bucket_init (&fp->bucket, self->config->rate_limit, g_get_monotonic_time ());
+  ww_peer_set_data (peer, fp, feed_peer_free);
+
+  welcome = ww_feed_message_welcome (fp->client_id, PACKAGE_NAME, PACKAGE_VERSION,
+                                     self->heartbeat_ms, fp->live_from);
+  initial = ww_feed_state_get_initial (self->state);
+  send_bytes (peer, welcome);
+  send_bytes (peer, initial);
+
+  self->n_clients++;
+  presence_changed (self);
+}
+
+static void
+on_peer_message (WwPeer       *peer,
+                 guint8        opcode,
+                 const guint8 *data,
+                 gsize         len,
+                 gpointer      user_data)
+{
+  WwEventFeed *self = user_data;
+  FeedPeer *fp = ww_peer_get_data (peer);
+  WwFeedActions actions;
+
+  if (fp == NULL)
+    return;
+
+  switch (ww_token_bucket_take (&fp->bucket, g_get_monotonic_time ()))
+    {
+    case WW_RATE_OK:
+      break;
+    case WW_RATE_WARN:
+      {
+        g_autoptr(GBytes) warning =
+          ww_feed_message_error ("rate_limited", "too many messages; slow down or be disconnected");
+
+        send_bytes (peer, warning);
+        return;
+      }
+    case WW_RATE_CLOSE:
+    default:
+      ww_peer_close (peer, WW_CLOSE_POLICY_VIOLATION, "message rate limit exceeded");
+      return;
+    }
+
+  ww_feed_actions_init (&actions);
+  ww_feed_protocol_handle (self->state, fp->client_id, fp->live_from, opcode, data, len,
+                           g_get_real_time () / 1000, &actions);
+  for (guint i = 0; i < actions.replies->len; i++)
+    send_bytes (peer, actions.replies->pdata[i]);
+  if (actions.broadcast != NULL)
+    ww_event_feed_broadcast_chat (self, actions.broadcast);
+  ww_feed_actions_clear (&actions);
+}
+
+static void
+on_peer_closed (WwPeer   *peer,
+                guint16   code,
+                gpointer  user_data)
+{
+  WwEventFeed *self = user_data;
+
+  if (ww_peer_get_data (peer) == NULL)
+    return;
+  g_assert (self->n_clients > 0);
+  self->n_clients--;
+  presence_changed (self);
+}
+
+static const WwEndpointVTable feed_vtable = {
+  on_peer_opened,
+  on_peer_message,
+  on_peer_closed,
+};
+
+/* ------------------------------------------------------------------ */
+/* REST */
+
+static void
+respond_json_bytes (WwHttpExchange *exchange,
+                    guint           status,
+                    GBytes         *body,
+                    const char     *allow)
+{
+  const char *headers[3] = { "Cache-Control: no-store", NULL, NULL };
+
+  headers[1] = allow;
+  ww_http_exchange_respond (exchange, status, "application/json", body, headers);
+}
+
+static void
+on_events_request (WwHttpExchange *exchange,
+                   gpointer        user_data)
+{
+  WwEventFeed *self = user_data;
+  const WwHttpRequest *request = ww_http_exchange_get_request (exchange);
+  const char *method = ww_http_request_get_method (request);
+  const char *path = ww_http_exchange_get_path (exchange);
+  const char *id;
+  int index;
+
+  if (g_strcmp0 (method, "GET") != 0 && g_strcmp0 (method, "HEAD") != 0)
+    {
+      static const char text[] =
+        "{\"error\":\"method_not_allowed\",\"message\":\"only GET and HEAD\",\"status\":405}";
+      g_autoptr(GBytes) body = g_bytes_new_static (text, sizeof text - 1);
+
+      respond_json_bytes (exchange, 405, body, "Allow: GET, HEAD");
+      return;
+    }
+
+  if (path == NULL || !g_str_has_prefix (path, "/events"))
+    {
+      ww_http_exchange_respond_error (exchange, 404, "not_found", "no such resource");
+      return;
+    }
+  id = path + strlen ("/events");
+  if (*id == '\0' || g_str_equal (id, "/"))
+    {
+      char *events = ww_feed_state_dup_events_json (self->state);
+      g_autoptr(GBytes) body = g_bytes_new_take (events, strlen (events));
+
+      respond_json_bytes (exchange, 200, body, NULL);
+      return;
+    }
+  if (*id != '/')
+    {
+      ww_http_exchange_respond_error (exchange, 404, "not_found", "no such resource");
+      return;
+    }
+  id++;
+  index = ww_feed_state_find (self->state, id);
+  if (index < 0)
+    {
+      ww_http_exchange_respond_error (exchange, 404, "not_found", "no event with that id");
+      return;
+    }
+
+  {
+    char *event = ww_event_to_json (ww_feed_state_get_event (self->state, (guint) index));
+    g_autoptr(GBytes) body = g_bytes_new_take (event, strlen (event));
+
+    respond_json_bytes (exchange, 200, body, NULL);
+  }
+}
+
+/* ------------------------------------------------------------------ */
+
+static void
+detach (WwEventFeed *self)
+{
+  clear_source (&self->sim_source);
+  clear_source (&self->presence_source);
+  if (self->save_source != NULL)
+    {
+      do_save (self);
+      clear_source (&self->save_source);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (self->endpoints); i++)
+    self->endpoints[i] = NULL;
+  self->server = NULL;
+}
+
+/* The server drops its registrations (and our references) when it is
+ * finalized; stop touching its endpoints from then on. */
+static void
+on_registration_dropped (gpointer data)
+{
+  WwEventFeed *self = data;
+
+  g_assert (self->n_registrations > 0);
+  self->n_registrations--;
+  detach (self);
+  g_object_unref (self);
+}
+
+static void
+load_state (WwEventFeed *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *moved = NULL;
+
+  g_clear_pointer (&self->state_dir, g_free);
+  if (!self->config->persist)
+    return;
+  self->state_dir = self->config->state_dir ? g_strdup (self->config->state_dir)
+                                            : ww_feed_store_default_dir ();
+
+  switch (ww_feed_store_load (self->state_dir, self->state, &moved, &error))
+    {
+    case WW_FEED_LOAD_OK:
+      g_info ("Continuing the events from %s at seq %" G_GUINT64_FORMAT,
+              self->state_dir, ww_feed_state_get_seq (self->state));
+      break;
+    case WW_FEED_LOAD_MISSING:
+      break;
+    case WW_FEED_LOAD_CORRUPT:
+      /* Reported, set aside for a human to look at, never fatal. */
+      g_message ("%s; set aside as %s, starting afresh", error->message, moved);
+      break;
+    case WW_FEED_LOAD_FAILED:
+    default:
+      g_message ("Could not read the event state: %s; starting afresh", error->message);
+      break;
+    }
+}
+
+gboolean
+ww_event_feed_attach (WwEventFeed  *self,
+                      WwServer     *server,
+                      GError      **error)
+{
+  const WwServerConfig *config;
+  GMainContext *context;
+
+  g_return_val_if_fail (WW_IS_EVENT_FEED (self), FALSE);
+  g_return_val_if_fail (WW_IS_SERVER (server), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (self->server != NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                           "the feed is attached to a server already");
+      return FALSE;
+    }
+
+  config = ww_server_get_config (server);
+  self->max_message = config && config->max_feed_message ? config->max_feed_message
+                                                         : DEFAULT_MAX_MESSAGE;
+  self->heartbeat_ms = config ? config->heartbeat_ms : 0;
+
+  context = ww_server_get_context (server);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  self->context = context ? g_main_context_ref (context) : g_main_context_ref_thread_default ();
+
+  load_state (self);
+  publish_snapshot (self);
+
+  self->server = server;
+  self->endpoints[0] = ww_server_add_endpoint (server, "/", self->max_message, &feed_vtable,
+                                               g_object_ref (self), on_registration_dropped);
+  self->endpoints[1] = ww_server_add_endpoint (server, "/ws", self->max_message, &feed_vtable,
+                                               g_object_ref (self), on_registration_dropped);
+  self->n_registrations += 2;
+  ww_server_add_route (server, "/events", TRUE, on_events_request,
+                       g_object_ref (self), on_registration_dropped);
+  self->n_registrations++;
+  ww_server_add_resource_route (server, "/", RESOURCE_PREFIX "/web/", web_csp);
+
+  g_clear_pointer (&self->sim, ww_feed_sim_free);
+  self->sim = ww_feed_sim_new (self->config->has_seed, self->config->seed,
+                               self->config->min_interval_ms, self->config->max_interval_ms);
+  self->sim_origin_us = g_get_monotonic_time ();
+  self->sim_source = ready_source_new (self, "[wirewatch] feed simulator", on_sim_due);
+  self->presence_source = ready_source_new (self, "[wirewatch] feed presence", on_presence_due);
+  if (self->state_dir != NULL)
+    self->save_source = ready_source_new (self, "[wirewatch] feed save", on_save_due);
+  self->simulating = TRUE;
+  sim_reschedule (self);
+  return TRUE;
+}
+
+guint64
+ww_event_feed_get_seq (WwEventFeed *self)
+{
+  g_return_val_if_fail (WW_IS_EVENT_FEED (self), 0);
+  return __atomic_load_n (&self->seq_atomic, __ATOMIC_ACQUIRE);
+}
+
+guint
+ww_event_feed_get_n_clients (WwEventFeed *self)
+{
+  g_return_val_if_fail (WW_IS_EVENT_FEED (self), 0);
+  return __atomic_load_n (&self->n_clients_atomic, __ATOMIC_ACQUIRE);
+}
+
+char *
+ww_event_feed_dup_events_json (WwEventFeed *self)
+{
+  char *copy;
+
+  g_return_val_if_fail (WW_IS_EVENT_FEED (self), NULL);
+
+  g_mutex_lock (&self->snapshot_lock);
+  copy = g_strdup (self->snapshot);
+  g_mutex_unlock (&self->snapshot_lock);
+  return copy;
+}
+
+WwEventFeed *
+ww_event_feed_new (const WwFeedConfig *config)
+{
+  WwEventFeed *self = g_object_new (WW_TYPE_EVENT_FEED, NULL);
+
+  if (config != NULL)
+    {
+      ww_feed_config_free (self->config);
+      self->config = ww_feed_config_copy (config);
+    }
+  g_clear_pointer (&self->state, ww_feed_state_free);
+  self->state = ww_feed_state_new (self->config->history);
+  publish_snapshot (self);
+  return self;
+}
+
+static void
+ww_event_feed_dispose (GObject *object)
+{
+  WwEventFeed *self = WW_EVENT_FEED (object);
+
+  detach (self);
+  G_OBJECT_CLASS (ww_event_feed_parent_class)->dispose (object);
+}
+
+static void
+ww_event_feed_finalize (GObject *object)
+{
+  WwEventFeed *self = WW_EVENT_FEED (object);
+
+  g_clear_pointer (&self->sim, ww_feed_sim_free);
+  g_clear_pointer (&self->state, ww_feed_state_free);
+  g_clear_pointer (&self->config, ww_feed_config_free);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_clear_pointer (&self->state_dir, g_free);
+  g_clear_pointer (&self->snapshot, g_free);
+  g_mutex_clear (&self->snapshot_lock);
+  G_OBJECT_CLASS (ww_event_feed_parent_class)->finalize (object);
+}
+
+static void
+ww_event_feed_class_init (WwEventFeedClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = ww_event_feed_dispose;
+  object_class->finalize = ww_event_feed_finalize;
+}
+
+static void
+ww_event_feed_init (WwEventFeed *self)
+{
+  g_mutex_init (&self->snapshot_lock);
+  self->config = ww_feed_config_new ();
+  self->state = ww_feed_state_new (self->config->history);
+  self->presence_sent = G_MAXUINT;
+}
