@@ -43,6 +43,13 @@ gboolean ww_handshake_validate         (const WwHttpRequest *req,
 GBytes  *ww_handshake_build_response   (const WwHandshake *hs,
                                         const char        *extensions_response);
 
+/*
+ * The response for a refused handshake or a bad head: the status of a
+ * WW_HTTP_ERROR (400 otherwise) with a JSON body and "Connection: close";
+ * 426 carries "Sec-WebSocket-Version: 13", 405 carries "Allow: GET".
+ */
+GBytes  *ww_handshake_build_error      (const GError      *error);
+
 /* Client side, for tests and bench/: a fresh 16-byte key in base64. */
 char    *ww_handshake_client_key_new   (void);
 GBytes  *ww_handshake_client_request   (const char *host,
