@@ -555,6 +555,12 @@ link_command (WwRedisLink      *link,
   return redisAsyncCommandArgv (link->ac, fn, privdata, argc, argv, lens) == REDIS_OK;
 }
 
+/* The argument count follows from the list, so it cannot be wrong. */
+#define LINK_COMMAND(link, fn, privdata, ...)                                 \
+  link_command ((link), (fn), (privdata),                                    \
+                (int) G_N_ELEMENTS (((const char *[]) { __VA_ARGS__ })),     \
+                (const char *[]) { __VA_ARGS__ })
+
 static gboolean
 reply_is_error (const redisReply *reply)
 {
@@ -770,11 +776,11 @@ try_connect (WwBackplane *self)
       if (self->password != NULL)
         {
           if (self->user != NULL)
-            link_command (link, auth_cb, link, 3,
-                          (const char *[]) { "AUTH", self->user, self->password });
+            LINK_COMMAND (link, auth_cb, link,
+                          "AUTH", self->user, self->password);
           else
-            link_command (link, auth_cb, link, 2,
-                          (const char *[]) { "AUTH", self->password });
+            LINK_COMMAND (link, auth_cb, link,
+                          "AUTH", self->password);
         }
     }
 
@@ -783,12 +789,12 @@ try_connect (WwBackplane *self)
   if (self->db != 0)
     {
       g_snprintf (db, sizeof db, "%d", self->db);
-      link_command (self->cmd, ready_cb, self->cmd, 2, (const char *[]) { "SELECT", db });
+      LINK_COMMAND (self->cmd, ready_cb, self->cmd, "SELECT", db);
     }
   else
-    link_command (self->cmd, ready_cb, self->cmd, 1, (const char *[]) { "PING" });
-  link_command (self->sub, sub_cb, self->sub, 2,
-                (const char *[]) { "SUBSCRIBE", self->channel });
+    LINK_COMMAND (self->cmd, ready_cb, self->cmd, "PING");
+  LINK_COMMAND (self->sub, sub_cb, self->sub,
+                "SUBSCRIBE", self->channel);
 }
 
 static gboolean
@@ -946,9 +952,9 @@ request_state (WwBackplane *self,
   req = g_new0 (StateRequest, 1);
   req->link = self->cmd;
   req->task = task;
-  if (!link_command (self->cmd, state_cb, req, 6,
-                     (const char *[]) { "EVAL", state_script, "2",
-                                        self->key_events, self->key_seq, floor }))
+  if (!LINK_COMMAND (self->cmd, state_cb, req,
+                     "EVAL", state_script, "2",
+                                        self->key_events, self->key_seq, floor))
     {
       g_free (req);
       COUNT (self, errors);
@@ -1142,13 +1148,13 @@ lease_tick (WwBackplane *self)
     }
 
   if (g_atomic_int_get (&self->leader))
-    ok = link_command (self->cmd, renew_cb, req, 5,
-                       (const char *[]) { "EVAL", renew_script, "1", self->key_leader,
-                                          self->id, lease });
+    ok = LINK_COMMAND (self->cmd, renew_cb, req,
+                       "EVAL", renew_script, "1", self->key_leader,
+                                          self->id, lease);
   else
-    ok = link_command (self->cmd, acquire_cb, req, 8,
-                       (const char *[]) { "EVAL", acquire_script, "3", self->key_leader,
-                                          self->key_seq, self->key_events, self->id, lease });
+    ok = LINK_COMMAND (self->cmd, acquire_cb, req,
+                       "EVAL", acquire_script, "3", self->key_leader,
+                                          self->key_seq, self->key_events, self->id, lease);
   if (!ok)
     {
       g_free (req);
@@ -1207,9 +1213,9 @@ presence_refresh (WwBackplane *self)
 
   g_snprintf (count, sizeof count, "%u", g_atomic_int_get (&self->local_clients));
   g_snprintf (ttl, sizeof ttl, "%u", self->presence_ms * 3);
-  if (link_command (self->cmd, presence_cb, self->cmd, 8,
-                    (const char *[]) { "EVAL", presence_script, "1", self->key_presence,
-                                       self->presence_prefix, self->id, count, ttl }))
+  if (LINK_COMMAND (self->cmd, presence_cb, self->cmd,
+                    "EVAL", presence_script, "1", self->key_presence,
+                                       self->presence_prefix, self->id, count, ttl))
     self->presence_in_flight = TRUE;
   else
     COUNT (self, errors);
@@ -1341,11 +1347,11 @@ ww_backplane_publish_update (WwBackplane *self,
 
   g_snprintf (seq_str, sizeof seq_str, "%" G_GUINT64_FORMAT, seq);
   message = g_strdup_printf ("U %s %s %s", seq_str, self->id, update_json);
-  if (!link_command (self->cmd, publish_cb, self->cmd, 10,
-                     (const char *[]) { "EVAL", publish_script, "3",
+  if (!LINK_COMMAND (self->cmd, publish_cb, self->cmd,
+                     "EVAL", publish_script, "3",
                                         self->key_events, self->key_seq, self->key_leader,
                                         self->id, event_id, event_json, seq_str,
-                                        self->channel, message }))
+                                        self->channel, message))
     {
       COUNT (self, errors);
       return FALSE;
@@ -1367,8 +1373,8 @@ ww_backplane_publish_chat (WwBackplane *self,
     return FALSE;
 
   message = g_strdup_printf ("C 0 %s %s", self->id, chat_json);
-  if (!link_command (self->cmd, publish_cb, self->cmd, 3,
-                     (const char *[]) { "PUBLISH", self->channel, message }))
+  if (!LINK_COMMAND (self->cmd, publish_cb, self->cmd,
+                     "PUBLISH", self->channel, message))
     {
       COUNT (self, errors);
       return FALSE;
@@ -1470,6 +1476,7 @@ shutdown_links (WwBackplane *self,
 
   set_leader (self, FALSE);
   set_connected (self, FALSE);
+  set_total_clients (self, g_atomic_int_get (&self->local_clients));
   if (was_started && !self->in_dispose)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DEGRADED]);
 }
@@ -1532,6 +1539,12 @@ parse_url (WwBackplane  *self,
   host = g_uri_get_host (uri);
   if (host == NULL || *host == '\0')
     FAIL ("no host");
+  if (!g_hostname_is_ip_address (host))
+    {
+      for (const char *c = host; *c; c++)
+        if (!g_ascii_isalnum (*c) && *c != '-' && *c != '.' && *c != '_')
+          FAIL ("“%s” is not a host name or address", host);
+    }
 
   port = g_uri_get_port (uri);
   if (port == -1)
