@@ -326,7 +326,6 @@ ww_deflate_parse_offer (const char     *header,
                         WwDeflateOffer *offer)
 {
   const char *p = header;
-  ExtElement *el;
 
   g_return_val_if_fail (offer != NULL, FALSE);
 
@@ -334,10 +333,12 @@ ww_deflate_parse_offer (const char     *header,
   if (header == NULL)
     return FALSE;
 
-  while ((el = parse_element (&p)) != NULL)
+  for (;;)
     {
-      g_autoptr(ExtElement) owned = el;
+      g_autoptr(ExtElement) el = parse_element (&p);
 
+      if (el == NULL)
+        break;
       if (el->name != NULL && g_str_equal (el->name, WW_DEFLATE_EXTENSION_NAME))
         {
           g_autofree char *why = NULL;
@@ -371,7 +372,6 @@ ww_deflate_negotiate (const WwDeflateConfig *config,
                       char                 **response)
 {
   const char *p = header;
-  ExtElement *el;
   guint max_bits;
 
   g_return_val_if_fail (config != NULL, FALSE);
@@ -384,13 +384,15 @@ ww_deflate_negotiate (const WwDeflateConfig *config,
 
   max_bits = CLAMP (config->max_window_bits, 8, 15);
 
-  while ((el = parse_element (&p)) != NULL)
+  for (;;)
     {
-      g_autoptr(ExtElement) owned = el;
+      g_autoptr(ExtElement) el = parse_element (&p);
       g_autofree char *why = NULL;
       WwDeflateOffer offer;
       gboolean with_smwb, with_cmwb;
 
+      if (el == NULL)
+        break;
       /* Other extensions (x-webkit-deflate-frame, ...) are passed over. */
       if (el->name == NULL || !g_str_equal (el->name, WW_DEFLATE_EXTENSION_NAME))
         continue;
