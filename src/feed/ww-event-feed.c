@@ -27,6 +27,10 @@
 #define DEFAULT_MAX_MESSAGE  (64 * 1024)
 #define DEFAULT_RATE_LIMIT   20
 
+#define SIM_SOURCE_NAME      "[wirewatch] feed simulator"
+#define PRESENCE_SOURCE_NAME "[wirewatch] feed presence"
+#define SAVE_SOURCE_NAME     "[wirewatch] feed save"
+
 static const char web_csp[] =
   "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
   "style-src 'self'; script-src 'self'; base-uri 'none'; frame-ancestors 'none'";
@@ -135,13 +139,14 @@ static GSourceFuncs ready_source_funcs = {
 static GSource *
 ready_source_new (WwEventFeed  *self,
                   const char   *name,
-                  GSourceFunc   func)
+                  GSourceFunc   func,
+                  gint64        ready_time)
 {
   GSource *source = g_source_new (&ready_source_funcs, sizeof (GSource));
 
   g_source_set_name (source, name);
   g_source_set_callback (source, func, self, NULL);
-  g_source_set_ready_time (source, -1);
+  g_source_set_ready_time (source, ready_time);
   g_source_attach (source, self->context);
   return source;
 }
@@ -218,10 +223,13 @@ do_save (WwEventFeed *self)
   self->dirty = FALSE;
 }
 
+static gboolean on_io_context (WwEventFeed *self);
+
 static gboolean
 on_save_due (gpointer data)
 {
-  do_save (data);
+  if (on_io_context (data))
+    do_save (data);
   return G_SOURCE_CONTINUE;
 }
 
@@ -302,6 +310,8 @@ on_sim_due (gpointer data)
   gint64 now = sim_now_ms (self);
   gint64 lag = now - ww_feed_sim_peek (self->sim, NULL);
 
+  if (!on_io_context (self))
+    return G_SOURCE_CONTINUE;
   if (lag > MAX_LAG_MS)
     ww_feed_sim_shift (self->sim, lag);
 
@@ -350,7 +360,7 @@ on_presence_due (gpointer data)
   WwEventFeed *self = data;
   g_autoptr(GBytes) message = NULL;
 
-  if (self->n_clients == self->presence_sent)
+  if (!on_io_context (self) || self->n_clients == self->presence_sent)
     return G_SOURCE_CONTINUE;
   message = ww_feed_message_presence (self->n_clients);
   self->presence_sent = self->n_clients;
@@ -370,6 +380,54 @@ presence_changed (WwEventFeed *self)
 }
 
 /* ------------------------------------------------------------------ */
+/* The I/O context.  ww_server_start() may replace the context that
+ * ww_server_get_context() returned at attach time (with own_thread, a
+ * fresh one per start), so the timers move to wherever the endpoint and
+ * route callbacks are seen to run; a timer left behind on the old
+ * context does nothing. */
+
+static gboolean
+on_io_context (WwEventFeed *self)
+{
+  GSource *current = g_main_current_source ();
+
+  return self->server != NULL && current != NULL &&
+         g_source_get_context (current) == ww_server_get_context (self->server);
+}
+
+static void
+move_source (WwEventFeed  *self,
+             GSource     **source,
+             const char   *name,
+             GSourceFunc   func)
+{
+  gint64 ready_time;
+
+  if (*source == NULL)
+    return;
+  ready_time = g_source_get_ready_time (*source);
+  clear_source (source);
+  *source = ready_source_new (self, name, func, ready_time);
+}
+
+static void
+follow_io_context (WwEventFeed *self)
+{
+  GMainContext *context;
+
+  if (self->server == NULL)
+    return;
+  context = ww_server_get_context (self->server);
+  if (context == self->context)
+    return;
+  g_clear_pointer (&self->context, g_main_context_unref);
+  self->context = g_main_context_ref (context);
+  move_source (self, &self->sim_source, SIM_SOURCE_NAME, on_sim_due);
+  move_source (self, &self->presence_source, PRESENCE_SOURCE_NAME, on_presence_due);
+  move_source (self, &self->save_source, SAVE_SOURCE_NAME, on_save_due);
+}
+
+/* ------------------------------------------------------------------ */
 /* WebSocket endpoint */
 
 static void
@@ -381,6 +439,7 @@ on_peer_opened (WwPeer   *peer,
   g_autoptr(GBytes) welcome = NULL;
   g_autoptr(GBytes) initial = NULL;
 
+  follow_io_context (self);
   fp->client_id = g_strdup_printf ("c%" G_GUINT64_FORMAT, ww_peer_get_id (peer));
   fp->live_from = ww_feed_state_get_seq (self->state);
   ww_token_bucket_init (&fp->bucket, self->config->rate_limit, g_get_monotonic_time ());
@@ -484,6 +543,7 @@ on_events_request (WwHttpExchange *exchange,
   const char *id;
   int index;
 
+  follow_io_context (self);
   if (g_strcmp0 (method, "GET") != 0 && g_strcmp0 (method, "HEAD") != 0)
     {
       static const char text[] =
@@ -636,10 +696,10 @@ ww_event_feed_attach (WwEventFeed  *self,
   self->sim = ww_feed_sim_new (self->config->has_seed, self->config->seed,
                                self->config->min_interval_ms, self->config->max_interval_ms);
   self->sim_origin_us = g_get_monotonic_time ();
-  self->sim_source = ready_source_new (self, "[wirewatch] feed simulator", on_sim_due);
-  self->presence_source = ready_source_new (self, "[wirewatch] feed presence", on_presence_due);
+  self->sim_source = ready_source_new (self, SIM_SOURCE_NAME, on_sim_due, -1);
+  self->presence_source = ready_source_new (self, PRESENCE_SOURCE_NAME, on_presence_due, -1);
   if (self->state_dir != NULL)
-    self->save_source = ready_source_new (self, "[wirewatch] feed save", on_save_due);
+    self->save_source = ready_source_new (self, SAVE_SOURCE_NAME, on_save_due, -1);
   self->simulating = TRUE;
   sim_reschedule (self);
   return TRUE;
