@@ -30,6 +30,7 @@ let port = 0;
 let base;
 let browser;
 let tabs = [];
+let tabsUp = false;  // the later tests need the two tabs of the second one
 
 async function startServer () {
   assert.ok (existsSync (binary), `no wirewatch binary at ${binary}`);
@@ -43,6 +44,7 @@ async function startServer () {
 
 async function openTab (name) {
   const page = await browser.newPage ({ viewport: { width: 1280, height: 800 } });
+  page.setDefaultTimeout (10000);
   const errors = watchErrors (page, name);
   await page.goto (`${base}?retry=250&retrymax=2000`);
   return { name, page, errors };
@@ -133,9 +135,11 @@ test ('two tabs show the same scores and the same UPDATE sequence', { timeout: 6
     const shown = await Promise.all (tabs.map ((t) => t.page.textContent ('#stat-clients')));
     return shown.every ((s) => s === '2');
   });
+  tabsUp = true;
 });
 
 test ('PING shows a round-trip time', { timeout: 30000 }, async () => {
+  assert.ok (tabsUp, 'the two tabs did not come up');
   const { page } = tabs[0];
   for (let i = 1; i <= 3; i++) {
     await page.click ('#ping');
@@ -150,6 +154,7 @@ test ('PING shows a round-trip time', { timeout: 30000 }, async () => {
 });
 
 test ('a chat from one tab appears in the other', { timeout: 30000 }, async () => {
+  assert.ok (tabsUp, 'the two tabs did not come up');
   const [a, b] = tabs;
   const text = `hello from A ${Date.now ()} <i>not markup</i>`;
   await a.page.fill ('#chat-input', text);
@@ -161,7 +166,8 @@ test ('a chat from one tab appears in the other', { timeout: 30000 }, async () =
   assert.match (await b.page.locator ('#chat-log li').last ().textContent (), /^Client /);
 });
 
-test ('after a server restart both tabs reconnect and miss no UPDATE', { timeout: 90000 }, async () => {
+test ('after a server restart both tabs reconnect and miss no UPDATE', { timeout: 90000 }, async (t) => {
+  assert.ok (tabsUp, 'the two tabs did not come up');
   const before = await Promise.all (tabs.map ((t) => hook (t.page)));
   for (const t of tabs) // Chromium logs each refused reconnect while the server is down
     t.errors.allow (new RegExp (`WebSocket connection to 'ws://127\\.0\\.0\\.1:${port}/ws[^']*' failed`));
@@ -183,6 +189,10 @@ test ('after a server restart both tabs reconnect and miss no UPDATE', { timeout
 
   const after = await Promise.all (tabs.map ((t) => hook (t.page)));
   after.forEach ((h, i) => {
+    t.diagnostic (`${tabs[i].name}: seqs ${h.seqs[0]}..${h.seqs.at (-1)} (${h.seqs.length}), ` +
+                  `stopped at ${marks[i]}, reconnects ${h.counters.reconnects}, ` +
+                  `resumes ${h.counters.resumes}, duplicates ${h.counters.duplicates}, ` +
+                  `initials ${h.counters.initials}`);
     assertContiguous (h.seqs, tabs[i].name);
     assert.ok (h.counters.reconnects >= 1, 'reconnected');
     assert.equal (h.counters.gapsSkipped, 0, 'no gap was given up on');
