@@ -14,6 +14,7 @@ struct _WwClientsPage
 
   GtkStack         *stack;
   GtkColumnView    *view;
+  GtkColumnViewColumn *kick_column;
   GtkLabel         *summary_label;
   GtkWidget        *server_only_page;
   GtkWidget        *empty_page;
@@ -27,12 +28,6 @@ struct _WwClientsPage
 };
 
 G_DEFINE_FINAL_TYPE (WwClientsPage, ww_clients_page, GTK_TYPE_WIDGET)
-
-/* Strings inside the cell templates (CDATA in the .ui file), which
- * xgettext does not see there; GtkBuilder translates them at run time. */
-G_GNUC_UNUSED static const char *cell_strings[] = {
-  N_("Disconnect this client"),
-};
 
 static void
 update_visible_child (WwClientsPage *self)
@@ -172,18 +167,45 @@ ww_clients_page_update (WwClientsPage *self,
   update_visible_child (self);
 }
 
-static void
-disconnect_activated (GtkWidget  *widget,
-                      const char *action_name,
-                      GVariant   *parameter)
+void
+ww_clients_page_kick (WwClientsPage *self,
+                      guint64        id)
 {
-  WwClientsPage *self = WW_CLIENTS_PAGE (widget);
+  g_return_if_fail (WW_IS_CLIENTS_PAGE (self));
 
   if (self->server == NULL)
     return;
   /* 1000: a deliberate, normal closure chosen by the operator. */
-  ww_server_kick (self->server, g_variant_get_uint64 (parameter), 1000,
-                  "Disconnected by the server operator");
+  ww_server_kick (self->server, id, 1000, "Disconnected by the server operator");
+}
+
+static void
+on_kick_clicked (GtkButton   *button,
+                 GtkListItem *item)
+{
+  WwClientRow *row = gtk_list_item_get_item (item);
+  GtkWidget *page = gtk_widget_get_ancestor (GTK_WIDGET (button), WW_TYPE_CLIENTS_PAGE);
+
+  if (row != NULL && page != NULL)
+    ww_clients_page_kick (WW_CLIENTS_PAGE (page), ww_client_row_get_id (row));
+}
+
+/* The button column is the one cell that acts, so it is built here:
+ * a template cell cannot carry the row id as an action target without
+ * warnings while the cell is still empty. */
+static void
+kick_setup (GtkSignalListItemFactory *factory,
+            GtkListItem              *item)
+{
+  GtkWidget *button = gtk_button_new_from_icon_name ("window-close-symbolic");
+
+  gtk_widget_set_tooltip_text (button, _("Disconnect this client"));
+  gtk_widget_add_css_class (button, "flat");
+  gtk_widget_add_css_class (button, "circular");
+  gtk_widget_set_halign (button, GTK_ALIGN_CENTER);
+  g_signal_connect (button, "clicked", G_CALLBACK (on_kick_clicked), item);
+  gtk_list_item_set_activatable (item, FALSE);
+  gtk_list_item_set_child (item, button);
 }
 
 static void
@@ -219,7 +241,7 @@ ww_clients_page_class_init (WwClientsPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, WwClientsPage, empty_page);
   gtk_widget_class_bind_template_child (widget_class, WwClientsPage, list_page);
 
-  gtk_widget_class_install_action (widget_class, "clients.disconnect", "t", disconnect_activated);
+  gtk_widget_class_bind_template_child (widget_class, WwClientsPage, kick_column);
 
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
 }
@@ -228,8 +250,12 @@ static void
 ww_clients_page_init (WwClientsPage *self)
 {
   g_autoptr(GtkNoSelection) selection = NULL;
+  g_autoptr(GtkListItemFactory) kick_factory = gtk_signal_list_item_factory_new ();
 
   gtk_widget_init_template (GTK_WIDGET (self));
+
+  g_signal_connect (kick_factory, "setup", G_CALLBACK (kick_setup), NULL);
+  gtk_column_view_column_set_factory (self->kick_column, kick_factory);
 
   self->rows = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   self->store = g_list_store_new (WW_TYPE_CLIENT_ROW);

@@ -30,6 +30,9 @@ void        ww_clients_page_update     (WwClientsPage *self,
                                         GPtrArray     *joined,
                                         GPtrArray     *left);
 void        ww_clients_page_clear      (WwClientsPage *self);
+/* Closes one client's connection with 1000 (what the row's button does). */
+void        ww_clients_page_kick       (WwClientsPage *self,
+                                        guint64        id);
 /* The unsorted model of WwClientRow. */
 GListModel *ww_clients_page_get_model  (WwClientsPage *self);
 

@@ -826,10 +826,13 @@ mode_change_state (GSimpleAction *action,
                                                                        : WW_MODE_SERVER);
 }
 
+/* GtkSpinButton has no "activate" before GTK 4.14: its GtkText delegate does. */
 static void
-on_port_activate (WwWindow      *self,
-                  GtkSpinButton *spin)
+on_port_activate (WwWindow *self,
+                  GtkText  *text)
 {
+  GtkSpinButton *spin = self->port_spin;
+
   gtk_spin_button_update (spin);
   ww_window_set_port (self, (guint16) gtk_spin_button_get_value_as_int (spin));
   ww_window_start (self);
@@ -1091,7 +1094,6 @@ ww_window_class_init (WwWindowClass *klass)
   BIND_CARD (2);
   BIND_CARD (3);
   BIND_CARD (4);
-  gtk_widget_class_bind_template_callback (widget_class, on_port_activate);
   gtk_widget_class_bind_template_callback (widget_class, on_url_activate);
 
 }
@@ -1118,6 +1120,8 @@ ww_window_init (WwWindow *self)
   gtk_widget_init_template (GTK_WIDGET (self));
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), entries, G_N_ELEMENTS (entries), self);
+  g_signal_connect_object (gtk_editable_get_delegate (GTK_EDITABLE (self->port_spin)), "activate",
+                           G_CALLBACK (on_port_activate), self, G_CONNECT_SWAPPED);
 
   self->recent = gtk_string_list_new (NULL);
   gtk_list_view_set_model (self->recent_view,
