@@ -31,7 +31,7 @@ ww_deflate_config_init (WwDeflateConfig *config)
   config->max_window_bits = 15;
   config->compress_threshold = 64;
   config->level = 6;
-  config->mem_level = 8;
+  config->mem_level = 4;
 }
 
 gsize

@@ -686,6 +686,9 @@ test_threshold (void)
 
   ww_deflate_config_init (&config);
   g_assert_cmpuint (config.compress_threshold, ==, 64);
+  g_assert_cmpuint (config.max_window_bits, ==, 15);
+  g_assert_cmpint (config.mem_level, ==, 4);
+  g_assert_false (config.enabled);
   codec = ww_deflate_new (WW_ROLE_SERVER, &params, &config, NULL);
   g_assert_false (ww_deflate_should_compress (codec, 0));
   g_assert_false (ww_deflate_should_compress (codec, 63));
@@ -1050,9 +1053,10 @@ test_shared (void)
   /* The peers own no deflate stream; the shared one holds one window. */
   ww_deflate_get_memory (peer_a, &memory);
   g_assert_cmpuint (memory.zlib_peak, ==, 0);
-  g_assert_cmpuint (ww_deflate_shared_memory (shared), >=, ww_deflate_stream_memory (15, 8));
+  g_assert_cmpuint (ww_deflate_shared_memory (shared), >=,
+                    ww_deflate_stream_memory (15, config.mem_level));
   g_assert_cmpuint (ww_deflate_shared_memory (shared), <=,
-                    ww_deflate_stream_memory (15, 8) + 8 * 1024);
+                    ww_deflate_stream_memory (15, config.mem_level) + 8 * 1024);
 
   /* A smaller window gets its own stream, and a valid frame for it. */
   {
