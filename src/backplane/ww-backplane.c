@@ -41,10 +41,13 @@ static const char renew_script[] =
   "end\n"
   "return 0\n";
 
-/* KEYS: leader; ARGV: id */
+/* KEYS: leader; ARGV: id channel notice.  The notice lets the others
+ * take over at once instead of at their next try. */
 static const char release_script[] =
   "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
-  "  return redis.call('DEL', KEYS[1])\n"
+  "  redis.call('DEL', KEYS[1])\n"
+  "  redis.call('PUBLISH', ARGV[2], ARGV[3])\n"
+  "  return 1\n"
   "end\n"
   "return 0\n";
 
@@ -678,6 +681,14 @@ handle_payload (WwBackplane      *self,
     kind = WW_BACKPLANE_UPDATE;
   else if (s[0] == 'C')
     kind = WW_BACKPLANE_CHAT;
+  else if (s[0] == 'L' && s[1] == ' ')
+    {
+      /* A leader let go of the lease on a clean stop: try now. */
+      if (self->started && g_atomic_int_get (&self->connected) &&
+          !g_atomic_int_get (&self->leader) && !self->lease_in_flight)
+        lease_tick (self);
+      return;
+    }
   else
     goto malformed;
   if (s[1] != ' ')
@@ -1454,8 +1465,14 @@ shutdown_links (WwBackplane *self,
       redisAsyncContext *ac = self->cmd->ac;
 
       if (g_atomic_int_get (&self->leader))
-        redisAsyncCommand (ac, NULL, NULL, "EVAL %s 1 %s %s",
-                           release_script, self->key_leader, self->id);
+        {
+          g_autofree char *notice = g_strdup_printf ("L 0 %s -", self->id);
+
+          /* %s arguments stay whole in hiredis, spaces and all. */
+          redisAsyncCommand (ac, NULL, NULL, "EVAL %s 1 %s %s %s %s",
+                             release_script, self->key_leader, self->id,
+                             self->channel, notice);
+        }
       redisAsyncCommand (ac, NULL, NULL, "HDEL %s %s", self->key_presence, self->id);
       redisAsyncCommand (ac, NULL, NULL, "DEL %s%s", self->presence_prefix, self->id);
       /* Hand the bytes to the kernel now instead of waiting for a main
