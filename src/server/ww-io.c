@@ -532,7 +532,9 @@ peer_check_room (WwPeer *peer, gsize len)
   const WwServerConfig *c = io->config;
   gsize queued = queue_size (peer->out);
 
-  if ((c->max_queue_bytes == 0 || queued + len <= c->max_queue_bytes) &&
+  /* One message always fits in an empty queue (the endpoint's message
+   * limit bounds it), so a 16 MiB echo works with a 4 MiB queue bound. */
+  if ((c->max_queue_bytes == 0 || queued == 0 || queued + len <= c->max_queue_bytes) &&
       (c->max_total_queue_bytes == 0 || io->total_queued + len <= c->max_total_queue_bytes))
     return TRUE;
 
