@@ -10,7 +10,7 @@ import { drawLatency, formatMs } from './chart.js';
 const MAX_CHAT_ITEMS = 200;
 const MAX_RTT_ITEMS = 8;
 const CHAT_MAX_BYTES = 4096;
-const FLASH_MS = 1600;
+const FLASH_MS = 1500;  // a little over the CSS animations
 
 const $ = (id) => document.getElementById (id);
 const fmtInt = new Intl.NumberFormat ();

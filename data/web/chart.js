@@ -67,7 +67,8 @@ export function drawLatency (svg, samples, med) {
 
   title.textContent = `Round-trip times of the last ${recent.length} pings; median ${formatMs (med)}`;
   svg.append (el ('line', { class: 'chart-grid', x1: 0, x2: W, y1: PAD_TOP, y2: PAD_TOP }));
-  svg.append (el ('text', { class: 'chart-label', x: 6, y: PAD_TOP - 4 }, formatMs (top)));
+  svg.append (el ('text', { class: 'chart-label', x: 6, y: PAD_TOP - 4 },
+                  Number.isInteger (top) ? `${top} ms` : formatMs (top)));
 
   // Newest on the right, as in a scrolling strip chart.
   const offset = SLOTS - recent.length;
