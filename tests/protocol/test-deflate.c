@@ -3,8 +3,16 @@
 
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
+
+#include <glib-unix.h>
 
 #include "protocol/ww-deflate.h"
 #include "protocol/ww-protocol-error.h"
@@ -1148,11 +1156,291 @@ test_memory_release (void)
   }
 }
 
+/* ------------------------------------------------------------------ */
+/* interop with Node's ws (tests/protocol/deflate-interop.js)          */
+
+#define NODE_DEADLINE_US (30 * G_USEC_PER_SEC)
+
+static void
+close_fd (int *fd)
+{
+  if (*fd >= 0)
+    close (*fd);
+  *fd = -1;
+}
+
+static char *
+interop_script (void)
+{
+  const char *root = g_getenv ("WW_SOURCE_ROOT");
+  g_autofree char *ws = NULL;
+  g_autofree char *node = g_find_program_in_path ("node");
+
+  if (root == NULL || node == NULL)
+    return NULL;
+  ws = g_build_filename (root, "tests", "node_modules", "ws", "lib", "permessage-deflate.js", NULL);
+  if (!g_file_test (ws, G_FILE_TEST_EXISTS))
+    return NULL;
+  return g_build_filename (root, "tests", "protocol", "deflate-interop.js", NULL);
+}
+
+/* Runs node with @input on stdin and returns its stdout; the child is
+ * killed by its PID if it outlives the deadline.  Fails the test on a
+ * non-zero exit. */
+static char *
+run_node (const char *script,
+          const char *mode,
+          const char *arg,
+          const char *input)
+{
+  const char *argv[] = { "node", script, mode, arg, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) out = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + NODE_DEADLINE_US;
+  gsize in_len = input ? strlen (input) : 0, in_done = 0;
+  int in_fd = -1, out_fd = -1, status = 0;
+  GPid pid;
+
+  g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv, NULL,
+                                           G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD,
+                                           NULL, NULL, &pid, &in_fd, &out_fd, NULL, &error));
+  g_assert_no_error (error);
+  g_unix_set_fd_nonblocking (in_fd, TRUE, NULL);
+  g_unix_set_fd_nonblocking (out_fd, TRUE, NULL);
+  if (in_done == in_len)
+    close_fd (&in_fd);
+
+  while (out_fd >= 0)
+    {
+      struct pollfd fds[2] = { { out_fd, POLLIN, 0 }, { in_fd, POLLOUT, 0 } };
+      gint64 left = deadline - g_get_monotonic_time ();
+      char buf[4096];
+      ssize_t n;
+
+      if (left <= 0)
+        {
+          kill (pid, SIGKILL);
+          waitpid (pid, NULL, 0);
+          g_error ("node %s did not finish in time", mode);
+        }
+      if (poll (fds, in_fd >= 0 ? 2 : 1, (int) (left / 1000) + 1) < 0 && errno != EINTR)
+        g_error ("poll: %s", g_strerror (errno));
+
+      if (in_fd >= 0 && (fds[1].revents & (POLLOUT | POLLERR | POLLHUP)))
+        {
+          n = write (in_fd, input + in_done, in_len - in_done);
+          if (n > 0)
+            in_done += (gsize) n;
+          if ((n < 0 && errno != EAGAIN && errno != EINTR) || in_done == in_len)
+            close_fd (&in_fd);
+        }
+      if (fds[0].revents & (POLLIN | POLLERR | POLLHUP))
+        {
+          n = read (out_fd, buf, sizeof buf);
+          if (n > 0)
+            g_string_append_len (out, buf, n);
+          else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+            close_fd (&out_fd);
+        }
+    }
+  close_fd (&in_fd);
+
+  /* stdout closed: the child is exiting; still bounded by the deadline. */
+  while (waitpid (pid, &status, WNOHANG) == 0)
+    {
+      if (g_get_monotonic_time () > deadline)
+        {
+          kill (pid, SIGKILL);
+          waitpid (pid, NULL, 0);
+          g_error ("node %s did not exit in time", mode);
+        }
+      g_usleep (10 * 1000);
+    }
+  g_spawn_close_pid (pid);
+  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+    g_error ("node %s failed (status %d)", mode, status);
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+/* The values of the lines of @output that start with "@key ". */
+static GPtrArray *
+output_values (const char *output,
+               const char *key)
+{
+  g_auto(GStrv) lines = g_strsplit (output, "\n", -1);
+  g_autofree char *prefix = g_strconcat (key, " ", NULL);
+  GPtrArray *values = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], prefix))
+      g_ptr_array_add (values, g_strdup (lines[i] + strlen (prefix)));
+  return values;
+}
+
+static GPtrArray *
+interop_messages (void)
+{
+  static const gsize sizes[] = { 1, 64, 300, 5000, 20000, 200, 7000 };
+  g_autoptr(GRand) rand = g_rand_new_with_seed (6455);
+  GPtrArray *messages = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      guint8 *data = i % 3 == 2 ? random_bytes (rand, sizes[i]) : compressible_bytes (rand, sizes[i]);
+
+      g_ptr_array_add (messages, g_bytes_new_take (data, sizes[i]));
+    }
+  return messages;
+}
+
+/* Sends every message through @ours to ws and back: ws inflates what we
+ * compressed, and we inflate what ws compressed. */
+static void
+exchange_with_ws (const char *script,
+                  const char *role,
+                  const char *options,
+                  const char *header,
+                  WwDeflate  *ours)
+{
+  g_autoptr(GPtrArray) messages = interop_messages ();
+  g_autoptr(GString) request = g_string_new (NULL);
+  g_autofree char *output = NULL;
+  g_autoptr(GPtrArray) inflated = NULL;
+  g_autoptr(GPtrArray) deflated = NULL;
+
+  g_string_append_printf (request, "role %s\noptions %s\nheader %s\n", role, options, header);
+  for (guint i = 0; i < messages->len; i++)
+    {
+      GBytes *msg = g_ptr_array_index (messages, i);
+      g_autoptr(GBytes) packed = ww_deflate_compress (ours, g_bytes_get_data (msg, NULL),
+                                                      g_bytes_get_size (msg), NULL);
+      g_autofree char *b64 = g_base64_encode (g_bytes_get_data (packed, NULL),
+                                              g_bytes_get_size (packed));
+
+      g_string_append_printf (request, "inflate %s\n", b64);
+    }
+  for (guint i = 0; i < messages->len; i++)
+    {
+      GBytes *msg = g_ptr_array_index (messages, i);
+      g_autofree char *b64 = g_base64_encode (g_bytes_get_data (msg, NULL), g_bytes_get_size (msg));
+
+      g_string_append_printf (request, "deflate %s\n", b64);
+    }
+
+  output = run_node (script, "run", NULL, request->str);
+  inflated = output_values (output, "inflated");
+  deflated = output_values (output, "deflated");
+  g_assert_cmpuint (inflated->len, ==, messages->len);
+  g_assert_cmpuint (deflated->len, ==, messages->len);
+
+  for (guint i = 0; i < messages->len; i++)
+    {
+      GBytes *msg = g_ptr_array_index (messages, i);
+      gsize theirs_len, packed_len;
+      g_autofree guint8 *theirs = g_base64_decode (g_ptr_array_index (inflated, i), &theirs_len);
+      g_autofree guint8 *packed = g_base64_decode (g_ptr_array_index (deflated, i), &packed_len);
+      g_autoptr(GBytes) back = NULL;
+      g_autoptr(GError) error = NULL;
+
+      assert_bytes_equal (msg, theirs, theirs_len);
+
+      back = ww_deflate_inflate (ours, packed, packed_len, &error);
+      g_assert_no_error (error);
+      g_assert_true (g_bytes_equal (back, msg));
+    }
+}
+
+static void
+test_interop_ws_client (void)
+{
+  static const struct {
+    const char *ws_options;
+    gboolean    force_server_no_context;
+    guint       max_window_bits;
+  } cases[] = {
+    { "{}", FALSE, 15 },
+    { "{}", TRUE, 15 },
+    { "{}", FALSE, 10 },
+    { "{\"serverNoContextTakeover\":true,\"clientNoContextTakeover\":true}", FALSE, 15 },
+    { "{\"serverMaxWindowBits\":9,\"clientMaxWindowBits\":11}", FALSE, 15 },
+    { "{\"serverMaxWindowBits\":8,\"clientMaxWindowBits\":8}", FALSE, 15 },
+  };
+  g_autofree char *script = interop_script ();
+
+  if (script == NULL)
+    {
+      g_test_skip ("node or tests/node_modules/ws not available");
+      return;
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      WwDeflateConfig config = enabled_config ();
+      WwDeflateParams params;
+      g_autofree char *offer = run_node (script, "offer", cases[i].ws_options, NULL);
+      g_autofree char *response = NULL;
+      g_autoptr(WwDeflate) server = NULL;
+
+      config.force_server_no_context_takeover = cases[i].force_server_no_context;
+      config.max_window_bits = cases[i].max_window_bits;
+      g_test_message ("ws offers \"%s\"", offer);
+      g_assert_true (ww_deflate_negotiate (&config, offer, &params, &response));
+      g_test_message ("we answer \"%s\"", response);
+      server = ww_deflate_new (WW_ROLE_SERVER, &params, &config, NULL);
+      exchange_with_ws (script, "client", cases[i].ws_options, response, server);
+    }
+}
+
+static void
+test_interop_ws_server (void)
+{
+  static const struct {
+    WwDeflateOffer offer;
+    const char    *ws_options;
+  } cases[] = {
+    { { FALSE, FALSE, 0, TRUE, 0 }, "{}" },
+    { { FALSE, FALSE, 0, FALSE, 0 }, "{\"serverNoContextTakeover\":true}" },
+    { { TRUE, TRUE, 10, TRUE, 12 }, "{}" },
+    { { FALSE, FALSE, 0, TRUE, 0 }, "{\"serverMaxWindowBits\":10,\"clientMaxWindowBits\":9}" },
+  };
+  g_autofree char *script = interop_script ();
+
+  if (script == NULL)
+    {
+      g_test_skip ("node or tests/node_modules/ws not available");
+      return;
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *offer = ww_deflate_offer_to_string (&cases[i].offer);
+      g_autofree char *request = g_strdup_printf ("role server\noptions %s\nheader %s\n",
+                                                  cases[i].ws_options, offer);
+      g_autofree char *output = run_node (script, "run", NULL, request);
+      g_autoptr(GPtrArray) response = output_values (output, "response");
+      g_autoptr(GError) error = NULL;
+      g_autoptr(WwDeflate) client = NULL;
+      WwDeflateParams params;
+
+      g_assert_cmpuint (response->len, ==, 1);
+      g_test_message ("we offer \"%s\", ws answers \"%s\"", offer,
+                      (char *) g_ptr_array_index (response, 0));
+      g_assert_true (ww_deflate_client_check_response (&cases[i].offer,
+                                                       g_ptr_array_index (response, 0),
+                                                       &params, &error));
+      g_assert_no_error (error);
+      client = ww_deflate_new (WW_ROLE_CLIENT, &params, NULL, NULL);
+      exchange_with_ws (script, "server", cases[i].ws_options, offer, client);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
+  /* A peer process that dies must fail a test, not kill the runner. */
+  signal (SIGPIPE, SIG_IGN);
 
   g_test_add_func ("/deflate/negotiate/basic", test_negotiate_basic);
   g_test_add_func ("/deflate/negotiate/context-takeover", test_negotiate_context_takeover);
@@ -1176,6 +1464,8 @@ main (int   argc,
   g_test_add_func ("/deflate/codec/window-bits", test_window_bits);
   g_test_add_func ("/deflate/codec/shared", test_shared);
   g_test_add_func ("/deflate/codec/memory", test_memory_release);
+  g_test_add_func ("/deflate/interop/ws-client", test_interop_ws_client);
+  g_test_add_func ("/deflate/interop/ws-server", test_interop_ws_server);
 
   return g_test_run ();
 }
