@@ -212,7 +212,10 @@ function renderStatus () {
     break;
   case 'waiting': {
     const s = Math.max (0, Math.ceil ((feed.retryAt - Date.now ()) / 1000));
-    const why = closeText (feed.lastClose);
+    // A browser is not told why a handshake failed (a wrong token looks
+    // like a refused connection), so say what to check.
+    const why = !feed.everOpened && feed.attempt >= 2
+      ? 'Cannot connect (check the address or the token)' : closeText (feed.lastClose);
     text.textContent = `${why ? why[0].toUpperCase () + why.slice (1) + ' · ' : ''}Reconnecting in ${s} s`;
     break;
   }

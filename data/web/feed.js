@@ -56,6 +56,7 @@ export class Feed extends EventTarget {
     this.retryTimer = 0;
     this.delays = [];         // the reconnect delays chosen, newest last
     this.openedAt = 0;
+    this.everOpened = false;
     this.lastClose = null;    // { code, reason }
 
     this.clientId = null;
@@ -135,6 +136,7 @@ export class Feed extends EventTarget {
       if (this.ws !== ws)
         return;
       this.openedAt = Date.now ();
+      this.everOpened = true;
       this.lastClose = null;
       this.setState ('open');
     });

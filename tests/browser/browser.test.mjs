@@ -204,6 +204,41 @@ test ('after a server restart both tabs reconnect and miss no UPDATE', { timeout
   assert.equal (await tabs[0].page.textContent ('#status-text'), 'Connected');
 });
 
+test ('with --token the page passes ?token= on and is refused without it', { timeout: 40000 }, async () => {
+  const secret = 'br0wser test/token';
+  const guarded = new Child ([binary, '--headless', '--bind', '127.0.0.1', '--port', '0',
+    '--no-persist', '--seed', '3', '--token', secret]);
+  const pages = [];
+  try {
+    const m = await guarded.waitForLine (/Listening on ws:\/\/127\.0\.0\.1:(\d+)\//);
+    const url = `http://127.0.0.1:${m[1]}/?retry=200&retrymax=400`;
+    const good = await browser.newPage ();
+    const bad = await browser.newPage ();
+    pages.push (good, bad);
+    const goodErrors = watchErrors (good, 'token tab');
+    const badErrors = watchErrors (bad, 'no-token tab');
+    // Chromium's words for the 401 the server answers the handshake with.
+    badErrors.allow (/WebSocket connection to .* failed: HTTP Authentication failed/);
+    await good.goto (`${url}&token=${encodeURIComponent (secret)}`);
+    await bad.goto (url);
+    await waitFor ('the tab with the token open with events', async () => {
+      const h = await hook (good);
+      return h?.state === 'open' && h.events.length === 5;
+    });
+    await waitFor ('three refused attempts without it', async () => (await hook (bad)).counters.reconnects >= 3);
+    const h = await hook (bad);
+    assert.equal (h.lastSeq, null, 'nothing received without the token');
+    assert.equal (h.counters.received, 0);
+    assert.match (await bad.textContent ('#status-text'), /check the address or the token/);
+    assert.deepEqual (goodErrors.unexpected (), []);
+    assert.deepEqual (badErrors.unexpected (), []);
+  } finally {
+    for (const p of pages)
+      await p.close ();
+    await guarded.stop ();
+  }
+});
+
 // A server of its own at the default pace (an UPDATE every 2–7 s per event),
 // so the pictures show one or two highlighted cards rather than all five.
 test ('screenshots (WW_SCREENSHOTS=1)', { timeout: 90000, skip: process.env.WW_SCREENSHOTS !== '1' }, async () => {
