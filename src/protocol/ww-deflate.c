@@ -901,6 +901,13 @@ ww_deflate_can_skip (WwDeflate *self)
   return self->own_no_context;
 }
 
+guint
+ww_deflate_broadcast_window (WwDeflate *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+  return self->own_no_context ? self->own_bits : 0;
+}
+
 GBytes *
 ww_deflate_compress (WwDeflate  *self,
                      const void *data,

@@ -152,6 +152,13 @@ gboolean   ww_deflate_should_compress (WwDeflate             *self,
  * them), e.g. when compression did not make them smaller. */
 gboolean   ww_deflate_can_skip        (WwDeflate             *self);
 
+/*
+ * The window bits of a frame from ww_deflate_shared_compress() that this
+ * peer can take, or 0 when it cannot share (we keep context towards it).
+ * A broadcast compresses once per distinct value among its peers.
+ */
+guint      ww_deflate_broadcast_window (WwDeflate            *self);
+
 /* Compresses one whole message; the result has no 00 00 ff ff tail. */
 GBytes    *ww_deflate_compress        (WwDeflate             *self,
                                        const void            *data,

@@ -1031,6 +1031,19 @@ test_shared (void)
 
   peer_a = ww_deflate_new (WW_ROLE_SERVER, &params, &config, shared);
   peer_b = ww_deflate_new (WW_ROLE_SERVER, &params, &config, shared);
+  g_assert_cmpuint (ww_deflate_broadcast_window (peer_a), ==, 15);
+  {
+    WwDeflateParams keeps = { FALSE, FALSE, 15, 15 };
+    WwDeflateParams small = { TRUE, FALSE, 10, 15 };
+    g_autoptr(WwDeflate) own = ww_deflate_new (WW_ROLE_SERVER, &keeps, &config, shared);
+    g_autoptr(WwDeflate) ten = ww_deflate_new (WW_ROLE_SERVER, &small, &config, shared);
+    g_autoptr(WwDeflate) as_client = ww_deflate_new (WW_ROLE_CLIENT, &small, &config, shared);
+
+    g_assert_cmpuint (ww_deflate_broadcast_window (own), ==, 0);
+    g_assert_cmpuint (ww_deflate_broadcast_window (ten), ==, 10);
+    /* A client keeps context unless client_no_context_takeover. */
+    g_assert_cmpuint (ww_deflate_broadcast_window (as_client), ==, 0);
+  }
   reader_a = ww_deflate_new (WW_ROLE_CLIENT, &params, &config, NULL);
   reader_b = ww_deflate_new (WW_ROLE_CLIENT, &params, &config, NULL);
 
