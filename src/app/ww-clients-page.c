@@ -214,6 +214,10 @@ ww_clients_page_dispose (GObject *object)
   WwClientsPage *self = WW_CLIENTS_PAGE (object);
 
   gtk_widget_dispose_template (GTK_WIDGET (self), WW_TYPE_CLIENTS_PAGE);
+  /* The root of the template is not bound, so unparent it here. */
+  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self)); child != NULL;
+       child = gtk_widget_get_first_child (GTK_WIDGET (self)))
+    gtk_widget_unparent (child);
   g_clear_pointer (&self->rows, g_hash_table_unref);
   g_clear_object (&self->sort_model);
   g_clear_object (&self->store);

@@ -251,6 +251,10 @@ ww_event_card_dispose (GObject *object)
 
   g_clear_handle_id (&self->highlight_id, g_source_remove);
   gtk_widget_dispose_template (GTK_WIDGET (self), WW_TYPE_EVENT_CARD);
+  /* The root of the template is not bound, so unparent it here. */
+  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self)); child != NULL;
+       child = gtk_widget_get_first_child (GTK_WIDGET (self)))
+    gtk_widget_unparent (child);
 
   G_OBJECT_CLASS (ww_event_card_parent_class)->dispose (object);
 }

@@ -214,18 +214,26 @@ ww_log_page_set_paused (WwLogPage *self,
   update_count_label (self);
 }
 
+static void
+apply_filter_text (WwLogPage  *self,
+                   const char *text)
+{
+  g_free (self->filter_text);
+  self->filter_text = text && *text ? g_utf8_casefold (text, -1) : NULL;
+  gtk_filter_changed (GTK_FILTER (self->filter), GTK_FILTER_CHANGE_DIFFERENT);
+  update_count_label (self);
+}
+
 void
 ww_log_page_set_filter_text (WwLogPage  *self,
                              const char *text)
 {
   g_return_if_fail (WW_IS_LOG_PAGE (self));
 
-  gtk_editable_set_text (GTK_EDITABLE (self->search_entry), text ? text : "");
+  if (g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (self->search_entry)), text ? text : "") != 0)
+    gtk_editable_set_text (GTK_EDITABLE (self->search_entry), text ? text : "");
   /* Apply now, not after the search entry's typing delay. */
-  g_free (self->filter_text);
-  self->filter_text = text && *text ? g_utf8_casefold (text, -1) : NULL;
-  gtk_filter_changed (GTK_FILTER (self->filter), GTK_FILTER_CHANGE_DIFFERENT);
-  update_count_label (self);
+  apply_filter_text (self, text);
 }
 
 char *
@@ -288,7 +296,7 @@ static void
 on_search_changed (WwLogPage      *self,
                    GtkSearchEntry *entry)
 {
-  ww_log_page_set_filter_text (self, gtk_editable_get_text (GTK_EDITABLE (entry)));
+  apply_filter_text (self, gtk_editable_get_text (GTK_EDITABLE (entry)));
 }
 
 static void
@@ -464,6 +472,10 @@ ww_log_page_dispose (GObject *object)
     gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->chooser));
   g_clear_object (&self->chooser);
   gtk_widget_dispose_template (GTK_WIDGET (self), WW_TYPE_LOG_PAGE);
+  /* The root of the template is not bound, so unparent it here. */
+  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (self)); child != NULL;
+       child = gtk_widget_get_first_child (GTK_WIDGET (self)))
+    gtk_widget_unparent (child);
   g_clear_object (&self->selection);
   g_clear_object (&self->filter_model);
   g_clear_object (&self->filter);

@@ -339,6 +339,10 @@ static void
 ww_traffic_page_dispose (GObject *object)
 {
   gtk_widget_dispose_template (GTK_WIDGET (object), WW_TYPE_TRAFFIC_PAGE);
+  /* The root of the template is not bound, so unparent it here. */
+  for (GtkWidget *child = gtk_widget_get_first_child (GTK_WIDGET (object)); child != NULL;
+       child = gtk_widget_get_first_child (GTK_WIDGET (object)))
+    gtk_widget_unparent (child);
 
   G_OBJECT_CLASS (ww_traffic_page_parent_class)->dispose (object);
 }

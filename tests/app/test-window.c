@@ -1,0 +1,696 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "ww-app-test"
+
+#include "config.h"
+
+#include <adwaita.h>
+#include <libsoup/soup.h>
+
+#include "app/ww-client-row.h"
+#include "app/ww-window-private.h"
+
+/*
+ * The window against the real embedded server (own I/O thread) and a
+ * second in-process server for client mode.  Every wait is bounded in
+ * time; every server a test starts is stopped before the test ends.
+ */
+
+#define WAIT_MS 10000
+
+typedef gboolean (*Condition) (gpointer data);
+
+static gboolean
+expire (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the main loop until @cond holds or @ms pass. */
+static gboolean
+wait_for (Condition cond,
+          gpointer  data,
+          guint     ms)
+{
+  gboolean expired = FALSE;
+  guint id = g_timeout_add (ms, expire, &expired);
+
+  while (!cond (data) && !expired)
+    g_main_context_iteration (NULL, TRUE);
+  if (!expired)
+    g_source_remove (id);
+  return cond (data);
+}
+
+static void
+spin_ms (guint ms)
+{
+  gboolean expired = FALSE;
+
+  g_timeout_add (ms, expire, &expired);
+  while (!expired)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static WwFeedConfig *
+fast_feed_config (void)
+{
+  WwFeedConfig *config = ww_feed_config_new ();
+
+  /* Fast and deterministic: every event changes every 50–150 ms. */
+  config->has_seed = TRUE;
+  config->seed = 42;
+  config->min_interval_ms = 50;
+  config->max_interval_ms = 150;
+  config->persist = FALSE;
+  return config;
+}
+
+static WwServerConfig *
+loopback_config (guint16 port)
+{
+  WwServerConfig *config = ww_server_config_new ();
+
+  g_free (config->bind_address);
+  config->bind_address = g_strdup ("127.0.0.1");
+  config->port = port;
+  return config;
+}
+
+static WwWindow *
+new_window (guint16  port,
+            gboolean port_given)
+{
+  g_autoptr(WwServerConfig) config = loopback_config (port);
+  g_autoptr(WwFeedConfig) feed = fast_feed_config ();
+  WwWindow *window = ww_window_new_full (NULL, config, port_given, feed, NULL);
+
+  gtk_window_present (GTK_WINDOW (window));
+  return window;
+}
+
+static gboolean
+is_null (gpointer data)
+{
+  return *(gpointer *) data == NULL;
+}
+
+/* Destroys the window and checks that nothing else holds it. */
+static void
+destroy_window (WwWindow *window)
+{
+  gpointer weak = window;
+
+  g_object_add_weak_pointer (G_OBJECT (window), &weak);
+  gtk_window_destroy (GTK_WINDOW (window));
+  g_assert_true (wait_for (is_null, &weak, WAIT_MS));
+}
+
+static gboolean
+all_cards_filled (gpointer data)
+{
+  WwWindow *window = data;
+
+  for (guint i = 0; i < WW_WINDOW_N_EVENTS; i++)
+    if (!ww_event_card_has_event (ww_window_get_event_card (window, i)))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+assert_five_distinct_events (WwWindow *window)
+{
+  g_autoptr(GHashTable) ids = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = 0; i < WW_WINDOW_N_EVENTS; i++)
+    {
+      WwEventCard *card = ww_window_get_event_card (window, i);
+
+      g_assert_true (g_str_has_prefix (ww_event_card_get_event_id (card), "EVENT#0"));
+      g_assert_nonnull (ww_event_card_get_score_text (card));
+      g_hash_table_add (ids, (gpointer) ww_event_card_get_event_id (card));
+    }
+  g_assert_cmpuint (g_hash_table_size (ids), ==, WW_WINDOW_N_EVENTS);
+}
+
+typedef struct {
+  WwWindow *window;
+  guint64   seq;
+} SeqWait;
+
+static gboolean
+some_card_past_seq (gpointer data)
+{
+  SeqWait *w = data;
+
+  for (guint i = 0; i < WW_WINDOW_N_EVENTS; i++)
+    {
+      WwEventCard *card = ww_window_get_event_card (w->window, i);
+
+      if (ww_event_card_get_seq (card) > w->seq && ww_event_card_is_highlighted (card))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+client_open (gpointer data)
+{
+  return ww_client_get_state (ww_window_get_client (data)) == WW_CLIENT_STATE_OPEN;
+}
+
+/* ---- server mode ---- */
+
+static void
+test_server_mode_events (void)
+{
+  WwWindow *window = new_window (0, FALSE);
+  SeqWait w = { window, 0 };
+  g_autofree char *prefix = NULL;
+  guint16 port;
+
+  g_assert_true (ww_window_get_running (window));
+  g_assert_cmpint (ww_window_get_mode (window), ==, WW_MODE_SERVER);
+  g_assert_nonnull (ww_window_get_server (window));
+  g_assert_null (ww_window_get_error_text (window));
+  port = ww_server_get_port (ww_window_get_server (window));
+  g_assert_cmpuint (port, >, 0);
+
+  /* The INITIAL fills all five cards at once, well within one interval. */
+  g_assert_true (wait_for (all_cards_filled, window, WAIT_MS));
+  assert_five_distinct_events (window);
+
+  /* Then live UPDATEs: a card moves past its seq and lights up. */
+  for (guint i = 0; i < WW_WINDOW_N_EVENTS; i++)
+    w.seq = MAX (w.seq, ww_event_card_get_seq (ww_window_get_event_card (window, i)));
+  g_assert_true (wait_for (some_card_past_seq, &w, WAIT_MS));
+
+  ww_window_refresh (window);
+  prefix = g_strdup_printf ("Listening on 127.0.0.1:%u", port);
+  g_assert_true (g_str_has_prefix (ww_window_get_status_text (window), prefix));
+  g_assert_false (ww_window_get_warning_visible (window));
+
+  /* Stop and start again: the server goes away cleanly and comes back. */
+  ww_window_stop (window);
+  g_assert_false (ww_window_get_running (window));
+  g_assert_null (ww_window_get_server (window));
+  g_assert_true (g_str_has_prefix (ww_window_get_status_text (window), "Stopped"));
+  ww_window_start (window);
+  g_assert_true (ww_window_get_running (window));
+  g_assert_true (wait_for (all_cards_filled, window, WAIT_MS));
+
+  destroy_window (window);
+}
+
+/* An external WebSocket client, as a browser would be. */
+typedef struct {
+  SoupSession             *session;
+  SoupWebsocketConnection *conn;
+  GError                  *error;
+  gboolean                 done;
+} External;
+
+static void
+external_connected (GObject      *source,
+                    GAsyncResult *result,
+                    gpointer      data)
+{
+  External *e = data;
+
+  e->conn = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &e->error);
+  e->done = TRUE;
+}
+
+static gboolean
+external_done (gpointer data)
+{
+  return ((External *) data)->done;
+}
+
+static void
+external_connect (External   *e,
+                  guint16     port,
+                  const char *agent)
+{
+  g_autofree char *url = g_strdup_printf ("ws://127.0.0.1:%u/ws", port);
+  g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+
+  e->session = soup_session_new_with_options ("user-agent", agent, NULL);
+  soup_session_websocket_connect_async (e->session, msg, "http://127.0.0.1", NULL,
+                                        G_PRIORITY_DEFAULT, NULL, external_connected, e);
+  g_assert_true (wait_for (external_done, e, WAIT_MS));
+  g_assert_no_error (e->error);
+  g_assert_nonnull (e->conn);
+}
+
+static gboolean
+external_closed (gpointer data)
+{
+  External *e = data;
+
+  return soup_websocket_connection_get_state (e->conn) == SOUP_WEBSOCKET_STATE_CLOSED;
+}
+
+static void
+external_free (External *e)
+{
+  g_clear_object (&e->conn);
+  g_clear_object (&e->session);
+}
+
+typedef struct {
+  GListModel *model;
+  const char *agent;
+  gboolean    present;
+} RowWait;
+
+static WwClientRow *
+find_row (GListModel *model,
+          const char *agent)
+{
+  guint n = g_list_model_get_n_items (model);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(WwClientRow) row = g_list_model_get_item (model, i);
+
+      if (strstr (ww_client_row_get_agent (row), agent) != NULL)
+        return row;
+    }
+  return NULL;
+}
+
+static gboolean
+row_presence (gpointer data)
+{
+  RowWait *w = data;
+
+  return (find_row (w->model, w->agent) != NULL) == w->present;
+}
+
+static gboolean
+refresh_and_check_row (gpointer data)
+{
+  return row_presence (data);
+}
+
+static void
+test_clients_appear_and_leave (void)
+{
+  WwWindow *window = new_window (0, FALSE);
+  GListModel *model = ww_clients_page_get_model (ww_window_get_clients_page (window));
+  guint16 port = ww_server_get_port (ww_window_get_server (window));
+  External a = { 0 }, b = { 0 };
+  RowWait wait_a = { model, "ww-test-agent-a/1.0", TRUE };
+  RowWait wait_b = { model, "ww-test-agent-b/1.0", TRUE };
+  WwClientRow *row;
+
+  /* The window's own client is the first row. */
+  g_assert_true (wait_for (client_open, window, WAIT_MS));
+
+  external_connect (&a, port, "ww-test-agent-a/1.0");
+  g_assert_true (wait_for (refresh_and_check_row, &wait_a, WAIT_MS));
+  row = find_row (model, "ww-test-agent-a/1.0");
+  g_assert_true (g_str_has_prefix (ww_client_row_get_address (row), "127.0.0.1"));
+  g_assert_cmpuint (g_list_model_get_n_items (model), >=, 2);
+
+  /* It leaves: the row goes. */
+  soup_websocket_connection_close (a.conn, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  g_assert_true (wait_for (external_closed, &a, WAIT_MS));
+  wait_a.present = FALSE;
+  g_assert_true (wait_for (refresh_and_check_row, &wait_a, WAIT_MS));
+
+  /* Another is kicked by the row's Disconnect: closed with 1000. */
+  external_connect (&b, port, "ww-test-agent-b/1.0");
+  g_assert_true (wait_for (refresh_and_check_row, &wait_b, WAIT_MS));
+  row = find_row (model, "ww-test-agent-b/1.0");
+  ww_clients_page_kick (ww_window_get_clients_page (window), ww_client_row_get_id (row));
+  g_assert_true (wait_for (external_closed, &b, WAIT_MS));
+  g_assert_cmpuint (soup_websocket_connection_get_close_code (b.conn), ==, 1000);
+  wait_b.present = FALSE;
+  g_assert_true (wait_for (refresh_and_check_row, &wait_b, WAIT_MS));
+
+  external_free (&a);
+  external_free (&b);
+  destroy_window (window);
+}
+
+static void
+on_rtt (WwClient *client,
+        gint64    rtt_us,
+        gint64   *out)
+{
+  *out = rtt_us;
+}
+
+static gboolean
+rtt_seen (gpointer data)
+{
+  return *(gint64 *) data >= 0;
+}
+
+static void
+test_ping_rtt (void)
+{
+  WwWindow *window = new_window (0, FALSE);
+  WwClient *client = ww_window_get_client (window);
+  WwTrafficPage *traffic = ww_window_get_traffic_page (window);
+  gint64 rtt = -1;
+  guint before;
+  gulong handler;
+
+  g_assert_true (wait_for (client_open, window, WAIT_MS));
+  /* Only the button's PING from here on. */
+  ww_client_set_ping_interval (client, 0);
+  spin_ms (200);
+  before = ww_traffic_page_get_n_rtt_samples (traffic);
+  handler = g_signal_connect (client, "rtt", G_CALLBACK (on_rtt), &rtt);
+
+  /* Through the action, as the button and Ctrl+P do. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.ping", NULL));
+  g_assert_true (wait_for (rtt_seen, &rtt, WAIT_MS));
+  g_assert_cmpint (rtt, >=, 0);
+  g_assert_cmpuint (ww_traffic_page_get_n_rtt_samples (traffic), >, before);
+
+  ww_window_refresh (window);
+  g_assert_nonnull (strstr (ww_window_get_status_text (window), "RTT "));
+
+  g_signal_handler_disconnect (client, handler);
+  destroy_window (window);
+}
+
+/* ---- client mode ---- */
+
+static void
+test_client_mode (void)
+{
+  g_autoptr(WwServerConfig) config = loopback_config (0);
+  g_autoptr(WwFeedConfig) feed_config = fast_feed_config ();
+  g_autoptr(WwServer) server = NULL;
+  g_autoptr(WwEventFeed) feed = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *expected = NULL;
+  WwWindow *window;
+
+  /* A second, headless-style server on a thread of its own. */
+  config->own_thread = TRUE;
+  server = ww_server_new (config);
+  feed = ww_event_feed_new (feed_config);
+  g_assert_true (ww_event_feed_attach (feed, server, &error));
+  g_assert_no_error (error);
+  g_assert_true (ww_server_start (server, &error));
+  g_assert_no_error (error);
+  url = ww_server_dup_url (server, "/ws");
+
+  window = new_window (0, FALSE);
+  g_assert_true (wait_for (all_cards_filled, window, WAIT_MS));
+
+  ww_window_set_client_url (window, url);
+  ww_window_set_mode (window, WW_MODE_CLIENT);
+  g_assert_cmpint (ww_window_get_mode (window), ==, WW_MODE_CLIENT);
+  /* The embedded server is gone; the Clients page says so. */
+  g_assert_null (ww_window_get_server (window));
+  g_assert_cmpuint (g_list_model_get_n_items (
+                      ww_clients_page_get_model (ww_window_get_clients_page (window))), ==, 0);
+
+  g_assert_true (wait_for (client_open, window, WAIT_MS));
+  g_assert_true (wait_for (all_cards_filled, window, WAIT_MS));
+  assert_five_distinct_events (window);
+  g_assert_cmpstr (ww_client_get_url (ww_window_get_client (window)), ==, url);
+
+  ww_window_refresh (window);
+  expected = g_strdup_printf ("Connected to %s", url);
+  g_assert_true (g_str_has_prefix (ww_window_get_status_text (window), expected));
+
+  /* And back: the embedded server starts again. */
+  ww_window_set_mode (window, WW_MODE_SERVER);
+  g_assert_nonnull (ww_window_get_server (window));
+  g_assert_true (wait_for (all_cards_filled, window, WAIT_MS));
+
+  destroy_window (window);
+  ww_server_stop (server);
+}
+
+static void
+test_client_mode_bad_url (void)
+{
+  WwWindow *window = new_window (0, FALSE);
+
+  ww_window_set_client_url (window, "http://example.invalid/not-a-websocket");
+  ww_window_set_mode (window, WW_MODE_CLIENT);
+  g_assert_false (ww_window_get_running (window));
+  g_assert_nonnull (ww_window_get_error_text (window));
+  g_assert_nonnull (strstr (ww_window_get_status_text (window), "not a WebSocket address"));
+
+  destroy_window (window);
+}
+
+/* ---- a taken port ---- */
+
+static GSocket *
+occupy_port (guint16 *port)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  GSocket *socket;
+
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                         &error);
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (socket, any, FALSE, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_socket_listen (socket, &error));
+  g_assert_no_error (error);
+  bound = g_socket_get_local_address (socket, &error);
+  g_assert_no_error (error);
+  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  return socket;
+}
+
+static void
+test_port_in_use (void)
+{
+  guint16 port;
+  g_autoptr(GSocket) taken = occupy_port (&port);
+  g_autofree char *port_text = g_strdup_printf ("%u", port);
+  WwWindow *window;
+
+  /* --port given: no fallback, a clear error in the window. */
+  window = new_window (port, TRUE);
+  g_assert_false (ww_window_get_running (window));
+  g_assert_null (ww_window_get_server (window));
+  g_assert_nonnull (ww_window_get_error_text (window));
+  g_assert_nonnull (strstr (ww_window_get_error_text (window), "already in use"));
+  g_assert_nonnull (strstr (ww_window_get_error_text (window), port_text));
+  g_assert_cmpstr (ww_window_get_status_text (window), ==, ww_window_get_error_text (window));
+  destroy_window (window);
+
+  /* No --port: the next free port, said clearly. */
+  window = new_window (port, FALSE);
+  g_assert_true (ww_window_get_running (window));
+  g_assert_cmpuint (ww_server_get_port (ww_window_get_server (window)), !=, port);
+  g_assert_nonnull (strstr (ww_window_get_status_text (window), "was taken"));
+  destroy_window (window);
+
+  g_socket_close (taken, NULL);
+}
+
+/* ---- log page ---- */
+
+static void
+test_log_capped (void)
+{
+  WwWindow *window = new_window (0, FALSE);
+  WwLogPage *log = ww_window_get_log_page (window);
+  GListModel *model = ww_log_page_get_model (log);
+  guint cap = ww_log_page_get_cap (log);
+  g_autoptr(WwLogEntry) last = NULL;
+  guint before;
+
+  /* Stop the feed so only the flood lands in the log. */
+  ww_window_stop (window);
+  ww_log_page_clear (log);
+  g_assert_cmpuint (cap, ==, WW_LOG_PAGE_DEFAULT_CAP);
+
+  for (guint i = 0; i < 20000; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("{\"type\":\"UPDATE\",\"n\":%u}", i);
+      g_autoptr(GBytes) payload = g_bytes_new (text, strlen (text));
+
+      ww_log_page_append (log, ww_log_entry_new_frame (g_get_real_time (), i % 2, 0x1, payload));
+      /* Let some batches through mid-flood too. */
+      if (i % 3000 == 0)
+        spin_ms (120);
+      g_assert_cmpuint (g_list_model_get_n_items (model), <=, cap);
+    }
+  ww_log_page_flush (log);
+  g_assert_cmpuint (g_list_model_get_n_items (model), ==, cap);
+
+  /* The newest entries are kept, oldest first. */
+  last = g_list_model_get_item (model, cap - 1);
+  g_assert_cmpstr (ww_log_entry_get_preview (last), ==, "{\"type\":\"UPDATE\",\"n\":19999}");
+  g_assert_cmpstr (ww_log_entry_get_message_type (last), ==, "UPDATE");
+
+  /* Filter by text. */
+  ww_log_page_set_filter_text (log, "\"n\":19998}");
+  g_assert_cmpuint (g_list_model_get_n_items (ww_log_page_get_filtered_model (log)), ==, 1);
+  ww_log_page_set_filter_text (log, NULL);
+  g_assert_cmpuint (g_list_model_get_n_items (ww_log_page_get_filtered_model (log)), ==, cap);
+
+  /* Paused: nothing new arrives. */
+  before = g_list_model_get_n_items (model);
+  ww_log_page_set_paused (log, TRUE);
+  ww_log_page_append (log, ww_log_entry_new_note (g_get_real_time (), "dropped"));
+  ww_log_page_flush (log);
+  g_assert_cmpuint (g_list_model_get_n_items (model), ==, before);
+  last = (g_object_unref (last), g_list_model_get_item (model, cap - 1));
+  g_assert_cmpstr (ww_log_entry_get_preview (last), !=, "dropped");
+  ww_log_page_set_paused (log, FALSE);
+
+  destroy_window (window);
+}
+
+/* ---- clients model: 10,000 rows, in place, few items-changed ---- */
+
+static void
+count_changes (GListModel *model,
+               guint       position,
+               guint       removed,
+               guint       added,
+               guint      *n)
+{
+  (*n)++;
+}
+
+static WwPeerInfo *
+fake_info (guint64 id)
+{
+  WwPeerInfo *info = g_new0 (WwPeerInfo, 1);
+
+  info->id = id;
+  info->address = g_strdup_printf ("127.0.0.%u:%u", (guint) (id % 250) + 1,
+                                   (guint) (10000 + id % 50000));
+  info->user_agent = g_strdup ("load-generator/1.0");
+  info->path = g_strdup ("/ws");
+  info->connected_at = g_get_real_time () - (gint64) id * G_USEC_PER_SEC;
+  info->messages_in = id;
+  info->last_rtt_us = -1;
+  return info;
+}
+
+static void
+test_clients_model_diff (void)
+{
+  WwClientsPage *page = g_object_ref_sink (g_object_new (WW_TYPE_CLIENTS_PAGE, NULL));
+  GListModel *model = ww_clients_page_get_model (page);
+  g_autoptr(GPtrArray) infos = g_ptr_array_new_with_free_func ((GDestroyNotify) ww_peer_info_free);
+  g_autoptr(GPtrArray) next = g_ptr_array_new_with_free_func ((GDestroyNotify) ww_peer_info_free);
+  g_autoptr(GPtrArray) joined = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) left = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(WwClientRow) kept = NULL;
+  g_autoptr(WwClientRow) again = NULL;
+  guint changes = 0;
+
+  for (guint64 id = 1; id <= 10000; id++)
+    g_ptr_array_add (infos, fake_info (id));
+  g_signal_connect (model, "items-changed", G_CALLBACK (count_changes), &changes);
+
+  ww_clients_page_update (page, infos, g_get_real_time (), joined, NULL);
+  g_assert_cmpuint (g_list_model_get_n_items (model), ==, 10000);
+  g_assert_cmpuint (joined->len, ==, 10000);
+  g_assert_cmpuint (changes, ==, 1);
+  kept = g_list_model_get_item (model, 0);
+
+  /* Same peers, new counters: rows change in place, the list does not. */
+  changes = 0;
+  for (guint i = 0; i < infos->len; i++)
+    ((WwPeerInfo *) g_ptr_array_index (infos, i))->messages_in += 5;
+  ww_clients_page_update (page, infos, g_get_real_time (), NULL, NULL);
+  g_assert_cmpuint (changes, ==, 0);
+  again = g_list_model_get_item (model, 0);
+  g_assert_true (kept == again);
+  g_assert_cmpuint (ww_client_row_get_messages_in (again), ==, 6);
+
+  /* 1,000 leave from the middle, 10 arrive: one removal run, one append. */
+  changes = 0;
+  for (guint i = 0; i < infos->len; i++)
+    {
+      WwPeerInfo *info = g_ptr_array_index (infos, i);
+
+      if (info->id > 4000 && info->id <= 5000)
+        continue;
+      g_ptr_array_add (next, fake_info (info->id));
+    }
+  for (guint64 id = 20001; id <= 20010; id++)
+    g_ptr_array_add (next, fake_info (id));
+  ww_clients_page_update (page, next, g_get_real_time (), NULL, left);
+  g_assert_cmpuint (g_list_model_get_n_items (model), ==, 9010);
+  g_assert_cmpuint (left->len, ==, 1000);
+  g_assert_cmpuint (changes, ==, 2);
+
+  ww_clients_page_clear (page);
+  g_assert_cmpuint (g_list_model_get_n_items (model), ==, 0);
+  g_clear_object (&kept);
+  g_clear_object (&again);
+  g_object_unref (page);
+}
+
+/* ---- event card ---- */
+
+static gboolean
+not_highlighted (gpointer data)
+{
+  return !ww_event_card_is_highlighted (data);
+}
+
+static void
+test_event_card_highlight (void)
+{
+  GtkWidget *card = g_object_ref_sink (ww_event_card_new ());
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (ww_event_card_has_event (WW_EVENT_CARD (card)));
+  json_parser_load_from_data (parser,
+                              "{\"id\":\"EVENT#00\",\"name\":\"Harbor City vs Northgate\","
+                              "\"home\":\"Harbor City\",\"away\":\"Northgate\",\"homeScore\":2,"
+                              "\"awayScore\":1,\"version\":17,\"updatedAt\":1763800000000}",
+                              -1, &error);
+  g_assert_no_error (error);
+  ww_event_card_set_event (WW_EVENT_CARD (card),
+                           json_node_get_object (json_parser_get_root (parser)), 4811, TRUE);
+  g_assert_cmpstr (ww_event_card_get_event_id (WW_EVENT_CARD (card)), ==, "EVENT#00");
+  g_assert_cmpstr (ww_event_card_get_score_text (WW_EVENT_CARD (card)), ==, "2 – 1");
+  g_assert_cmpuint (ww_event_card_get_seq (WW_EVENT_CARD (card)), ==, 4811);
+  g_assert_cmpint (ww_event_card_get_version (WW_EVENT_CARD (card)), ==, 17);
+  g_assert_true (ww_event_card_is_highlighted (WW_EVENT_CARD (card)));
+  /* The highlight goes after about a second. */
+  g_assert_true (wait_for (not_highlighted, card, 3000));
+
+  ww_event_card_clear (WW_EVENT_CARD (card));
+  g_assert_false (ww_event_card_has_event (WW_EVENT_CARD (card)));
+  g_assert_finalize_object (card);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  gtk_test_init (&argc, &argv, NULL);
+  adw_init ();
+
+  g_test_add_func ("/app/window/server-mode-events", test_server_mode_events);
+  g_test_add_func ("/app/window/clients-appear-and-leave", test_clients_appear_and_leave);
+  g_test_add_func ("/app/window/ping-rtt", test_ping_rtt);
+  g_test_add_func ("/app/window/client-mode", test_client_mode);
+  g_test_add_func ("/app/window/client-mode-bad-url", test_client_mode_bad_url);
+  g_test_add_func ("/app/window/port-in-use", test_port_in_use);
+  g_test_add_func ("/app/log/capped", test_log_capped);
+  g_test_add_func ("/app/clients/model-diff", test_clients_model_diff);
+  g_test_add_func ("/app/event-card/highlight", test_event_card_highlight);
+
+  return g_test_run ();
+}

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "ww-screenshot"
+
+#include "config.h"
+
+#include <adwaita.h>
+#include <libsoup/soup.h>
+
+#include "app/ww-window-private.h"
+
+/*
+ * Renders each page of a live window into OUTDIR/{events,clients,
+ * traffic,log}.png for data/screenshots (run by screenshots.sh under
+ * Xvfb).  A handful of WebSocket clients with real-looking user agents
+ * connect first, so the Clients and Traffic pages show something.
+ */
+
+static const char *agents[] = {
+  "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+  "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+  "websocat/1.13",
+  "Python/3.11 websockets/10.4",
+  "node-ws/8.17",
+  "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Safari/605.1.15",
+  "wscat/6.0",
+};
+
+typedef struct {
+  GtkApplication *app;
+  WwWindow       *window;
+  char           *outdir;
+  GPtrArray      *sessions;
+  GPtrArray      *conns;
+  guint           step;
+  int             status;
+} Shots;
+
+static void
+on_connected (GObject      *source,
+              GAsyncResult *result,
+              gpointer      data)
+{
+  Shots *shots = data;
+  SoupWebsocketConnection *conn;
+
+  conn = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, NULL);
+  if (conn != NULL)
+    g_ptr_array_add (shots->conns, conn);
+}
+
+static gboolean
+send_pings (gpointer data)
+{
+  Shots *shots = data;
+  static guint n;
+
+  for (guint i = 0; i < shots->conns->len; i++)
+    {
+      SoupWebsocketConnection *conn = g_ptr_array_index (shots->conns, i);
+      g_autofree char *text = NULL;
+
+      if (soup_websocket_connection_get_state (conn) != SOUP_WEBSOCKET_STATE_OPEN)
+        continue;
+      /* Different clients at different paces. */
+      if ((n + i) % (i + 1) != 0)
+        continue;
+      text = g_strdup_printf ("{\"type\":\"PING\",\"id\":\"shot-%u-%u\",\"ts\":%" G_GINT64_FORMAT "}",
+                              i, n, g_get_real_time () / 1000);
+      soup_websocket_connection_send_text (conn, text);
+    }
+  n++;
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+connect_clients (Shots *shots)
+{
+  WwServer *server = ww_window_get_server (shots->window);
+  g_autofree char *url = NULL;
+
+  if (server == NULL)
+    return;
+  url = ww_server_dup_url (server, "/ws");
+  for (guint i = 0; i < G_N_ELEMENTS (agents); i++)
+    {
+      SoupSession *session = soup_session_new_with_options ("user-agent", agents[i], NULL);
+      g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
+
+      g_ptr_array_add (shots->sessions, session);
+      soup_session_websocket_connect_async (session, msg,
+                                            i < 2 || i == 5 ? "http://127.0.0.1:8080" : NULL,
+                                            NULL, G_PRIORITY_DEFAULT, NULL, on_connected, shots);
+    }
+  g_timeout_add (100, send_pings, shots);
+}
+
+static gboolean
+save_page (Shots      *shots,
+           const char *name)
+{
+  GtkWidget *widget = GTK_WIDGET (shots->window);
+  int width = gtk_widget_get_width (widget);
+  int height = gtk_widget_get_height (widget);
+  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
+  g_autoptr(GskRenderNode) node = NULL;
+  g_autoptr(GdkTexture) texture = NULL;
+  g_autofree char *path = g_strdup_printf ("%s/%s.png", shots->outdir, name);
+  GskRenderer *renderer = gtk_native_get_renderer (GTK_NATIVE (widget));
+
+  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
+  node = gtk_snapshot_to_node (snapshot);
+  if (node == NULL || renderer == NULL)
+    return FALSE;
+  texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  if (!gdk_texture_save_to_png (texture, path))
+    return FALSE;
+  g_print ("%s (%d×%d)\n", path, width, height);
+  return TRUE;
+}
+
+static const char *pages[] = { "events", "clients", "traffic", "log" };
+
+static gboolean
+next_step (gpointer data)
+{
+  Shots *shots = data;
+  guint page = shots->step / 2;
+
+  if (page >= G_N_ELEMENTS (pages))
+    {
+      gtk_window_destroy (GTK_WINDOW (shots->window));
+      g_application_quit (G_APPLICATION (shots->app));
+      return G_SOURCE_REMOVE;
+    }
+  if (shots->step % 2 == 0)
+    ww_window_set_page (shots->window, pages[page]);
+  else if (!save_page (shots, pages[page]))
+    shots->status = 1;
+  shots->step++;
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+start_shots (gpointer data)
+{
+  g_timeout_add (700, next_step, data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_activate (GtkApplication *app,
+             Shots          *shots)
+{
+  g_autoptr(WwServerConfig) config = ww_server_config_new ();
+  g_autoptr(WwFeedConfig) feed = ww_feed_config_new ();
+
+  config->port = 8080;
+  feed->has_seed = TRUE;
+  feed->seed = 7;
+  feed->min_interval_ms = 600;
+  feed->max_interval_ms = 2500;
+  feed->persist = FALSE;
+
+  shots->window = ww_window_new_full (app, config, FALSE, feed, NULL);
+  gtk_window_set_default_size (GTK_WINDOW (shots->window), 1280, 800);
+  gtk_window_present (GTK_WINDOW (shots->window));
+  connect_clients (shots);
+  /* Let the graphs and the log fill for a while first. */
+  g_timeout_add_seconds (14, start_shots, shots);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  Shots shots = { 0 };
+  g_autoptr(AdwApplication) app = NULL;
+
+  if (argc != 2)
+    {
+      g_printerr ("usage: %s OUTDIR\n", argv[0]);
+      return 2;
+    }
+  shots.outdir = argv[1];
+  shots.sessions = g_ptr_array_new_with_free_func (g_object_unref);
+  shots.conns = g_ptr_array_new_with_free_func (g_object_unref);
+
+  app = adw_application_new ("io.github.wirewatch.Wirewatch.Screenshots",
+                             G_APPLICATION_NON_UNIQUE);
+  g_application_set_resource_base_path (G_APPLICATION (app), RESOURCE_PREFIX);
+  shots.app = GTK_APPLICATION (app);
+  g_signal_connect (app, "activate", G_CALLBACK (on_activate), &shots);
+  g_application_run (G_APPLICATION (app), 1, argv);
+
+  g_ptr_array_unref (shots.conns);
+  g_ptr_array_unref (shots.sessions);
+  return shots.status;
+}
