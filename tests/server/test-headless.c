@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "ww-server-test"
+
+#include "config.h"
+
+#include <signal.h>
+#include <string.h>
+
+#include <gio/gio.h>
+
+#include "ww-server-test.h"
+#include "protocol/ww-frame.h"
+
+/*
+ * The built `wirewatch --headless --port 0`: the real port comes from the
+ * "Listening on" log line; /healthz and /echo answer; SIGTERM closes the
+ * connected client with 1001 and the process exits 0.  The child is
+ * killed by its PID if anything goes wrong.
+ */
+
+typedef struct {
+  GSubprocess      *proc;
+  GDataInputStream *err;
+  GString          *log;
+  char             *line;
+  gboolean          line_done;
+  gboolean          exited;
+} Child;
+
+static void
+line_read (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Child *child = data;
+
+  child->line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source),
+                                                           result, NULL, NULL);
+  child->line_done = TRUE;
+}
+
+static void
+proc_exited (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
+  ((Child *) data)->exited = TRUE;
+}
+
+/* Next stderr line, or NULL at EOF or after @timeout_ms. */
+static char *
+next_line (Child *child, guint timeout_ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  g_autoptr(GCancellable) cancel = g_cancellable_new ();
+
+  child->line_done = FALSE;
+  child->line = NULL;
+  g_data_input_stream_read_line_async (child->err, G_PRIORITY_DEFAULT, cancel, line_read, child);
+  while (!child->line_done && g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, FALSE), g_usleep (1000);
+  if (!child->line_done)
+    {
+      g_cancellable_cancel (cancel);
+      while (!child->line_done)
+        g_main_context_iteration (NULL, TRUE);
+    }
+  if (child->line)
+    g_string_append_printf (child->log, "%s\n", child->line);
+  return g_steal_pointer (&child->line);
+}
+
+static void
+test_headless (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *state_dir = g_dir_make_tmp ("ww-headless-XXXXXX", &error);
+  Child child = { 0 };
+  guint16 port = 0;
+  gint64 end;
+
+  g_assert_no_error (error);
+  child.log = g_string_new (NULL);
+  child.proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE,
+                                 &error, WW_WIREWATCH_EXE, "--headless", "--port", "0",
+                                 "--state-dir", state_dir, "--heartbeat", "30", NULL);
+  g_assert_no_error (error);
+  child.err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (child.proc));
+  g_subprocess_wait_async (child.proc, NULL, proc_exited, &child);
+
+  for (guint i = 0; i < 50 && port == 0; i++)
+    {
+      g_autofree char *line = next_line (&child, 5000);
+      const char *at;
+
+      if (line == NULL)
+        break;
+      at = strstr (line, "Listening on ws://127.0.0.1:");
+      if (at)
+        port = (guint16) g_ascii_strtoull (at + strlen ("Listening on ws://127.0.0.1:"), NULL, 10);
+    }
+  if (port == 0)
+    {
+      g_subprocess_force_exit (child.proc);
+      g_error ("no “Listening on” line; log:\n%s", child.log->str);
+    }
+
+  {
+    g_autofree char *health = wwt_http (port, "GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                                              "Connection: close\r\n\r\n", NULL);
+    g_autoptr(WwtClient) c = wwt_client_new (port, "/echo");
+    g_autoptr(GByteArray) m = NULL;
+
+    g_assert_cmpuint (wwt_response_status (health), ==, 200);
+    g_assert_cmpstr (wwt_response_body (health), ==, "ok\n");
+    g_assert_true (wwt_send (c, WW_OPCODE_TEXT, "headless", 8));
+    m = wwt_recv_message (c, NULL);
+    g_assert_nonnull (m);
+    g_assert_cmpmem (m->data, m->len, "headless", 8);
+
+    g_subprocess_send_signal (child.proc, SIGTERM);
+    g_assert_cmpint (wwt_recv_close (c), ==, WW_CLOSE_GOING_AWAY);
+  }
+
+  end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (!child.exited && g_get_monotonic_time () < end)
+    {
+      g_autofree char *line = next_line (&child, 200);
+
+      if (line == NULL)
+        g_main_context_iteration (NULL, FALSE);
+    }
+  if (!child.exited)
+    {
+      g_subprocess_force_exit (child.proc);
+      while (!child.exited)
+        g_main_context_iteration (NULL, TRUE);
+      g_error ("wirewatch did not exit after SIGTERM; log:\n%s", child.log->str);
+    }
+  g_test_message ("log:\n%s", child.log->str);
+  g_assert_true (g_subprocess_get_if_exited (child.proc));
+  g_assert_cmpint (g_subprocess_get_exit_status (child.proc), ==, 0);
+  g_assert_null (strstr (child.log->str, "critical"));
+  g_assert_null (strstr (child.log->str, "warning"));
+
+  g_object_unref (child.err);
+  g_object_unref (child.proc);
+  g_string_free (child.log, TRUE);
+  {
+    g_autoptr(GFile) dir = g_file_new_for_path (state_dir);
+    g_autoptr(GFileEnumerator) e = g_file_enumerate_children (dir, G_FILE_ATTRIBUTE_STANDARD_NAME,
+                                                               G_FILE_QUERY_INFO_NOFOLLOW_SYMLINKS,
+                                                               NULL, NULL);
+    GFileInfo *info;
+
+    while (e && (info = g_file_enumerator_next_file (e, NULL, NULL)))
+      {
+        g_autoptr(GFile) f = g_file_get_child (dir, g_file_info_get_name (info));
+
+        g_file_delete (f, NULL, NULL);
+        g_object_unref (info);
+      }
+    g_file_delete (dir, NULL, NULL);
+  }
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/headless/start-healthz-sigterm", test_headless);
+  return g_test_run ();
+}
