@@ -519,7 +519,8 @@ ww_deflate_client_check_response (const WwDeflateOffer *offer,
       return refuse (error, "more than one extension accepted");
   }
 
-  if (offer->server_max_window_bits != 0 && got.server_max_window_bits > offer->server_max_window_bits)
+  if (offer->server_max_window_bits != 0 &&
+      got.server_max_window_bits > offer->server_max_window_bits)
     return refuse (error, "server_max_window_bits=%u is larger than offered (%u)",
                    got.server_max_window_bits, offer->server_max_window_bits);
   if (got.has_client_max_window_bits)

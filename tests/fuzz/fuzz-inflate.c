@@ -35,7 +35,8 @@ abort_on_critical (const char     *log_domain,
 {
   /* G_DEBUG=fatal-criticals raises SIGTRAP, which libFuzzer does not
    * catch as a crash; abort() it is. */
-  if (log_level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING | G_LOG_FLAG_FATAL | G_LOG_LEVEL_ERROR))
+  if (log_level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING | G_LOG_LEVEL_ERROR |
+                   G_LOG_FLAG_FATAL))
     {
       g_printerr ("%s: %s\n", log_domain ? log_domain : "", message);
       abort ();

@@ -198,7 +198,8 @@ test_negotiate_context_takeover (void)
                       "permessage-deflate; client_no_context_takeover");
   assert_negotiation (&config,
                       "permessage-deflate; client_no_context_takeover; server_no_context_takeover",
-                      "permessage-deflate; server_no_context_takeover; client_no_context_takeover");
+                      "permessage-deflate; server_no_context_takeover; "
+                      "client_no_context_takeover");
 
   /* §7.1.1: no value allowed, not even an empty or quoted one. */
   assert_negotiation (&config, "permessage-deflate; server_no_context_takeover=1", NULL);
@@ -212,7 +213,8 @@ test_negotiate_context_takeover (void)
                       "permessage-deflate; server_no_context_takeover");
   config.force_client_no_context_takeover = TRUE;
   assert_negotiation (&config, "permessage-deflate",
-                      "permessage-deflate; server_no_context_takeover; client_no_context_takeover");
+                      "permessage-deflate; server_no_context_takeover; "
+                      "client_no_context_takeover");
 }
 
 static void
@@ -413,7 +415,8 @@ test_client_offer (void)
   offer.has_client_max_window_bits = TRUE;
   full = ww_deflate_offer_to_string (&offer);
   g_assert_cmpstr (full, ==, "permessage-deflate; server_no_context_takeover; "
-                   "client_no_context_takeover; server_max_window_bits=12; client_max_window_bits");
+                   "client_no_context_takeover; server_max_window_bits=12; "
+                   "client_max_window_bits");
 
   g_assert_true (ww_deflate_parse_offer (full, &parsed));
   g_assert_true (memcmp (&parsed, &offer, sizeof offer) == 0);
@@ -449,7 +452,8 @@ test_client_response (void)
 
   /* The server may add these on its own (§7.1.1, §7.1.2.1). */
   g_assert_true (ww_deflate_client_check_response (&offer,
-                                                   "permessage-deflate; server_no_context_takeover; "
+                                                   "permessage-deflate; "
+                                                   "server_no_context_takeover; "
                                                    "client_no_context_takeover; "
                                                    "server_max_window_bits=10",
                                                    &params, &error));
@@ -639,7 +643,10 @@ inflate_split (WwDeflate    *receiver,
 
   while (at < len)
     {
-      gsize piece = bytewise ? 1 : (gsize) g_rand_int_range (rand, 0, (gint32) MIN (len - at, 5000) + 1);
+      gsize piece = 1;
+
+      if (!bytewise)
+        piece = (gsize) g_rand_int_range (rand, 0, (gint32) MIN (len - at, 5000) + 1);
 
       g_assert_true (ww_deflate_inflate_feed (receiver, data + at, piece, &error));
       g_assert_no_error (error);
@@ -731,7 +738,8 @@ test_zip_bomb (void)
       if (pieces)
         {
           for (gsize at = 0; ok && at < bomb_len; at += 100)
-            ok = ww_deflate_inflate_feed (server, bomb_data + at, MIN (100, bomb_len - at), &error);
+            ok = ww_deflate_inflate_feed (server, bomb_data + at, MIN (100, bomb_len - at),
+                                          &error);
           g_assert_false (ok);
         }
       else
@@ -827,7 +835,11 @@ test_corrupt (void)
       g_autofree guint8 *bad = g_memdup2 (g_bytes_get_data (packed, NULL), packed_len);
 
       for (guint flips = g_rand_int_range (rand, 1, 4); flips > 0; flips--)
-        bad[g_rand_int_range (rand, 0, (gint32) packed_len)] ^= (guint8) (1u << g_rand_int_range (rand, 0, 8));
+        {
+          gint32 at = g_rand_int_range (rand, 0, (gint32) packed_len);
+
+          bad[at] ^= (guint8) (1u << g_rand_int_range (rand, 0, 8));
+        }
       if (round % 2)
         packed_len = (gsize) g_rand_int_range (rand, 1, (gint32) packed_len + 1);
 
@@ -1111,7 +1123,8 @@ test_memory_release (void)
         g_assert_cmpuint (memory.zlib_bytes, ==, 0); /* lazy */
         packed = ww_deflate_compress (codec, msg, 4000, NULL);
         ww_deflate_get_memory (codec, &memory);
-        g_test_message ("deflate w=%u m=%u: %" G_GSIZE_FORMAT " bytes (formula %" G_GSIZE_FORMAT ")",
+        g_test_message ("deflate w=%u m=%u: %" G_GSIZE_FORMAT " bytes (formula %"
+                        G_GSIZE_FORMAT ")",
                         bits, mem_level, memory.zlib_bytes, expected);
         g_assert_cmpuint (memory.zlib_bytes, >=, expected);
         g_assert_cmpuint (memory.zlib_bytes, <=, expected + 8 * 1024);
@@ -1191,7 +1204,8 @@ interop_script (void)
 
   if (root == NULL || node == NULL)
     return NULL;
-  ws = g_build_filename (root, "tests", "node_modules", "ws", "lib", "permessage-deflate.js", NULL);
+  ws = g_build_filename (root, "tests", "node_modules", "ws", "lib", "permessage-deflate.js",
+                         NULL);
   if (!g_file_test (ws, G_FILE_TEST_EXISTS))
     return NULL;
   return g_build_filename (root, "tests", "protocol", "deflate-interop.js", NULL);
@@ -1299,7 +1313,8 @@ interop_messages (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
     {
-      guint8 *data = i % 3 == 2 ? random_bytes (rand, sizes[i]) : compressible_bytes (rand, sizes[i]);
+      guint8 *data = i % 3 == 2 ? random_bytes (rand, sizes[i])
+                                : compressible_bytes (rand, sizes[i]);
 
       g_ptr_array_add (messages, g_bytes_new_take (data, sizes[i]));
     }
@@ -1335,7 +1350,8 @@ exchange_with_ws (const char *script,
   for (guint i = 0; i < messages->len; i++)
     {
       GBytes *msg = g_ptr_array_index (messages, i);
-      g_autofree char *b64 = g_base64_encode (g_bytes_get_data (msg, NULL), g_bytes_get_size (msg));
+      g_autofree char *b64 = g_base64_encode (g_bytes_get_data (msg, NULL),
+                                              g_bytes_get_size (msg));
 
       g_string_append_printf (request, "deflate %s\n", b64);
     }
