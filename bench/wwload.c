@@ -1010,6 +1010,28 @@ read_cpu_s (int pid)
   return (double) (ut + stime) / (double) sysconf (_SC_CLK_TCK);
 }
 
+/* Seconds @pid spent runnable but waiting for a CPU (schedstat's
+ * run_delay): on a shared machine it tells a contended run from a slow
+ * server.  -1 when unknown. */
+static double
+read_wait_s (int pid)
+{
+  char path[64];
+  g_autofree char *text = NULL;
+  unsigned long long run = 0, delay = 0;
+
+  if (pid < 0)
+    return -1;
+  if (pid == 0)
+    g_snprintf (path, sizeof path, "/proc/self/schedstat");
+  else
+    g_snprintf (path, sizeof path, "/proc/%d/schedstat", pid);
+  if (!g_file_get_contents (path, &text, NULL, NULL) ||
+      sscanf (text, "%llu %llu", &run, &delay) != 2)
+    return -1;
+  return (double) delay / 1e9;
+}
+
 static double
 self_cpu_s (void)
 {
@@ -1227,6 +1249,7 @@ main (int argc, char **argv)
   struct sigaction sa = { .sa_handler = on_signal };
   gint64 t_start, t_end, setup_deadline;
   double cpu0, cpu1, scpu0, scpu1, wall;
+  double wait0 = -1, wait1 = -1, swait0 = -1, swait1 = -1;
   gint64 rss_before = -1, rss_after = -1;
   int n_idle = 0, n_active;
   gboolean setup_ok;
@@ -1364,12 +1387,16 @@ main (int argc, char **argv)
       measuring = TRUE;
       cpu0 = self_cpu_s ();
       scpu0 = read_cpu_s (opt.pid);
+      wait0 = read_wait_s (0);
+      swait0 = opt.pid > 0 ? read_wait_s (opt.pid) : -1;
       t_start = now_ns ();
       run_loop (t_start + (gint64) (opt.duration * 1e9), NULL);
       t_end = now_ns ();
       st.messages_timed = st.messages;
       cpu1 = self_cpu_s ();
       scpu1 = read_cpu_s (opt.pid);
+      wait1 = read_wait_s (0);
+      swait1 = opt.pid > 0 ? read_wait_s (opt.pid) : -1;
       running = FALSE;
 
       /* Let what is in flight arrive (counted, not timed into the rate). */
@@ -1449,9 +1476,13 @@ main (int argc, char **argv)
                           G_GUINT64_FORMAT ",\"closed\":%" G_GUINT64_FORMAT "}",
                           st.connect_errors, st.protocol_errors, st.server_closes);
   g_string_append_printf (out, ",\"pings\":%" G_GUINT64_FORMAT, st.pings);
-  g_string_append_printf (out, ",\"cpu\":{\"generator\":%.3f,\"server\":%.3f}}",
+  g_string_append_printf (out, ",\"cpu\":{\"generator\":%.3f,\"server\":%.3f}",
                           wall > 0 ? (cpu1 - cpu0) / wall : 0,
                           wall > 0 && scpu0 >= 0 && scpu1 >= 0 ? (scpu1 - scpu0) / wall : -1.0);
+  /* Share of the interval each side was runnable but not running. */
+  g_string_append_printf (out, ",\"wait\":{\"generator\":%.3f,\"server\":%.3f}}",
+                          wall > 0 && wait0 >= 0 && wait1 >= 0 ? (wait1 - wait0) / wall : -1.0,
+                          wall > 0 && swait0 >= 0 && swait1 >= 0 ? (swait1 - swait0) / wall : -1.0);
   puts (out->str);
 
   if (opt.markdown)
