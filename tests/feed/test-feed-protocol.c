@@ -469,9 +469,11 @@ test_random_input (void)
     {
       const char *seed = seeds[g_rand_int_range (rand, 0, G_N_ELEMENTS (seeds))];
       gsize len = strlen (seed);
-      g_autofree guint8 *buf = g_memdup2 (seed, len + 8);
+      g_autofree guint8 *buf = g_malloc0 (len + 8);
       WwFeedActions actions;
       guint n_mut = g_rand_int_range (rand, 1, 4);
+
+      memcpy (buf, seed, len);
 
       for (guint m = 0; m < n_mut; m++)
         {
