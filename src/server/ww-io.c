@@ -114,6 +114,10 @@ io_update_now (WwIo *io)
 static inline guint32
 ticks_from_now (WwIo *io, guint ms)
 {
+  /* Outside our dispatch (a feed timer, an invoke) the cached clock may
+   * be old: a deadline from it would fire early. */
+  if (!io->in_dispatch)
+    io_update_now (io);
   return io->now_tick + (ms + TICK_MS - 1) / TICK_MS + 1;
 }
 

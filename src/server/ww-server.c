@@ -24,6 +24,7 @@ struct _WwServer {
 
   GMutex          lock;          /* start/stop against the getters */
   gboolean        running;
+  gboolean        stopping;
   guint16         port;
   GMainContext   *context;
   GThread        *thread;
@@ -169,6 +170,9 @@ ww_server_set_config (WwServer *self, const WwServerConfig *config)
 
   if (config == self->config)
     return;
+  /* Switching threading modes needs the other kind of context. */
+  if (self->context && !config->own_thread != !self->config->own_thread)
+    g_clear_pointer (&self->context, g_main_context_unref);
   ww_server_config_free (self->config);
   self->config = ww_server_config_copy (config);
   self->echo->max_message = self->config->max_echo_message;
@@ -372,8 +376,8 @@ ww_server_start (WwServer *self, GError **error)
     }
 
   self->echo->max_message = c->max_echo_message;
-  g_clear_pointer (&self->context, g_main_context_unref);
-  self->context = c->own_thread ? g_main_context_new () : g_main_context_ref_thread_default ();
+  /* Kept across restarts: the feed attached its timers to it already. */
+  ww_server_get_context (self);
 
   g_mutex_lock (&self->lock);
   self->port = port;
@@ -411,10 +415,14 @@ ww_server_stop (WwServer *self)
 
   g_mutex_lock (&self->lock);
   io = self->io;
-  thread = g_steal_pointer (&self->thread);
+  thread = self->thread;
+  if (io == NULL || self->stopping)
+    {
+      g_mutex_unlock (&self->lock);
+      return;
+    }
+  self->stopping = TRUE;
   g_mutex_unlock (&self->lock);
-  if (io == NULL)
-    return;
 
   if (thread)
     {
@@ -431,12 +439,17 @@ ww_server_stop (WwServer *self)
   else
     {
       g_critical ("ww_server_stop() must be called on the thread that runs its context");
+      g_mutex_lock (&self->lock);
+      self->stopping = FALSE;
+      g_mutex_unlock (&self->lock);
       return;
     }
 
   g_mutex_lock (&self->lock);
   self->io = NULL;
+  self->thread = NULL;
   self->running = FALSE;
+  self->stopping = FALSE;
   g_mutex_unlock (&self->lock);
   ww_io_free (io);
   g_info ("Server on port %u stopped", self->port);
@@ -781,7 +794,7 @@ ww_server_dup_peer_infos (WwServer *self)
   g_return_val_if_fail (WW_IS_SERVER (self), NULL);
 
   g_mutex_lock (&self->lock);
-  if (self->io == NULL)
+  if (self->io == NULL || self->stopping)
     {
       g_mutex_unlock (&self->lock);
       return g_ptr_array_new_with_free_func ((GDestroyNotify) ww_peer_info_free);

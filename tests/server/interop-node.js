@@ -44,7 +44,7 @@ ws.on('pong', (data) => {
 ws.on('close', (code) => {
   if (code !== 1000) fail(`closed with ${code}`);
   if (index !== messages.length) fail('closed early');
-  console.log('node ws interop: ok');
+  console.error('node ws interop: ok');
   process.exit(0);
 });
 ws.on('error', (e) => fail(e.message));

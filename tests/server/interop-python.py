@@ -35,7 +35,7 @@ async def main(port):
         except websockets.exceptions.ConnectionClosed:
             pass
         assert ws.close_code == 1009, ws.close_code
-    print("python websockets interop: ok")
+    print("python websockets interop: ok", file=sys.stderr)
 
 
 asyncio.run(main(int(sys.argv[1])))
