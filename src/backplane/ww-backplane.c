@@ -148,6 +148,9 @@ struct _WwBackplane {
   GSource      *presence_source;
 
   gint64        lease_deadline;    /* monotonic µs; the lease is surely ours until then */
+  gint64        connect_started;   /* monotonic µs of the current attempt */
+  gint64        lease_sent_at;
+  gint64        presence_sent_at;
   gboolean      lease_in_flight;
   gboolean      presence_in_flight;
   gboolean      presence_dirty;
@@ -489,7 +492,13 @@ on_disconnect (const redisAsyncContext *ac,
   link->ac = NULL;
   link_detach (link);
   if (self != NULL)
-    go_down (self, why);
+    {
+      /* hiredis also lands here on an error reply it has no callback
+       * for, such as NOAUTH in answer to SUBSCRIBE. */
+      if (status != REDIS_OK)
+        COUNT (self, errors);
+      go_down (self, why);
+    }
   /* The adapter already removed its poll; the source can go now. */
   link_free (link);
 }
@@ -769,6 +778,8 @@ try_connect (WwBackplane *self)
   char db[16];
 
   g_assert (self->cmd == NULL && self->sub == NULL);
+
+  self->connect_started = g_get_monotonic_time ();
 
   self->cmd = link_open (self, FALSE, &error);
   if (self->cmd != NULL)
@@ -1173,6 +1184,7 @@ lease_tick (WwBackplane *self)
       return;
     }
   self->lease_in_flight = TRUE;
+  self->lease_sent_at = req->sent_at;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1227,15 +1239,54 @@ presence_refresh (WwBackplane *self)
   if (LINK_COMMAND (self->cmd, presence_cb, self->cmd,
                     "EVAL", presence_script, "1", self->key_presence,
                                        self->presence_prefix, self->id, count, ttl))
-    self->presence_in_flight = TRUE;
+    {
+      self->presence_in_flight = TRUE;
+      self->presence_sent_at = g_get_monotonic_time ();
+    }
   else
     COUNT (self, errors);
+}
+
+/*
+ * hiredis has no timeouts of its own: a Redis that stops answering (a
+ * stopped process, a black-holed route) would leave a link "up" forever
+ * and a leader believing in a lease it no longer has.  Anything that
+ * takes longer than a lease period counts as a loss.
+ */
+static gboolean
+watchdog (WwBackplane *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 limit = (gint64) MAX (self->lease_ms, 500) * 1000;
+  const char *what = NULL;
+
+  if (g_atomic_int_get (&self->leader) && now > self->lease_deadline)
+    set_leader (self, FALSE);
+
+  if (!g_atomic_int_get (&self->connected))
+    {
+      if ((self->cmd != NULL || self->sub != NULL) && now - self->connect_started > limit)
+        what = "no answer while connecting";
+    }
+  else if (self->lease_in_flight && now - self->lease_sent_at > limit)
+    what = "no answer to the lease";
+  else if (self->presence_in_flight && now - self->presence_sent_at > limit)
+    what = "no answer to the presence update";
+
+  if (what == NULL)
+    return FALSE;
+  COUNT (self, errors);
+  go_down (self, what);
+  return TRUE;
 }
 
 static gboolean
 presence_timeout_cb (gpointer data)
 {
-  presence_refresh (data);
+  WwBackplane *self = data;
+
+  if (!watchdog (self))
+    presence_refresh (self);
   return G_SOURCE_CONTINUE;
 }
 
@@ -1413,18 +1464,12 @@ update_keys (WwBackplane *self)
   self->presence_prefix = g_strconcat (self->ns, ":presence:", NULL);
 }
 
-void
-ww_backplane_start (WwBackplane  *self,
-                    GMainContext *context)
+static void
+start_on_context (WwBackplane *self)
 {
-  g_return_if_fail (WW_IS_BACKPLANE (self));
-
   if (self->started)
     return;
 
-  g_clear_pointer (&self->context, g_main_context_unref);
-  self->context = context != NULL ? g_main_context_ref (context)
-                                  : g_main_context_ref_thread_default ();
   self->started = TRUE;
   self->ever_connected = FALSE;
   self->outage_logged = FALSE;
@@ -1440,6 +1485,38 @@ ww_backplane_start (WwBackplane  *self,
   if (!self->in_dispose)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DEGRADED]);
   try_connect (self);
+}
+
+static gboolean
+start_cb (gpointer data)
+{
+  start_on_context (data);
+  return G_SOURCE_REMOVE;
+}
+
+void
+ww_backplane_start (WwBackplane  *self,
+                    GMainContext *context)
+{
+  g_return_if_fail (WW_IS_BACKPLANE (self));
+
+  if (self->started)
+    return;
+
+  g_clear_pointer (&self->context, g_main_context_unref);
+  self->context = context != NULL ? g_main_context_ref (context)
+                                  : g_main_context_ref_thread_default ();
+
+  /* hiredis is not thread-safe: when another thread already runs the
+   * context (the server's I/O thread), connect from there. */
+  if (g_main_context_acquire (self->context))
+    {
+      start_on_context (self);
+      g_main_context_release (self->context);
+    }
+  else
+    g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, start_cb,
+                                g_object_ref (self), g_object_unref);
 }
 
 static void

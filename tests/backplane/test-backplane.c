@@ -32,6 +32,7 @@ typedef struct {
   GMainContext *context;
   char         *url;
   char         *ns;
+  const char   *password;   /* --requirepass, set by the test's data */
 } Fixture;
 
 /* Recorded deliveries of one instance: "U <seq> <json>" / "C <json>". */
@@ -91,6 +92,8 @@ redis_connect_blocking (int port)
   return c;
 }
 
+static const char *current_password;
+
 static gboolean
 redis_answers (int port)
 {
@@ -100,6 +103,12 @@ redis_answers (int port)
 
   if (c == NULL)
     return FALSE;
+  if (current_password != NULL)
+    {
+      reply = redisCommand (c, "AUTH %s", current_password);
+      if (reply != NULL)
+        freeReplyObject (reply);
+    }
   reply = redisCommand (c, "PING");
   ok = reply != NULL && reply->type == REDIS_REPLY_STATUS && g_str_equal (reply->str, "PONG");
   if (reply != NULL)
@@ -127,16 +136,15 @@ redis_start (Fixture *f)
                                             G_SUBPROCESS_FLAGS_STDERR_SILENCE);
       g_subprocess_launcher_set_child_setup (launcher, kill_with_parent, NULL, NULL);
       g_subprocess_launcher_set_cwd (launcher, f->tmpdir);
-      f->redis = g_subprocess_launcher_spawn (launcher, &error,
-                                              REDIS_SERVER,
-                                              "--bind", "127.0.0.1",
-                                              "--port", port,
-                                              "--save", "",
-                                              "--appendonly", "no",
-                                              "--daemonize", "no",
-                                              "--dir", f->tmpdir,
-                                              NULL);
-      g_assert_no_error (error);
+      {
+        const char *argv[] = { REDIS_SERVER, "--bind", "127.0.0.1", "--port", port,
+                               "--save", "", "--appendonly", "no", "--daemonize", "no",
+                               "--dir", f->tmpdir,
+                               f->password ? "--requirepass" : NULL, f->password, NULL };
+
+        f->redis = g_subprocess_launcher_spawnv (launcher, argv, &error);
+        g_assert_no_error (error);
+      }
 
       /* At most 200 × 25 ms. */
       for (guint i = 0; i < 200; i++)
@@ -178,6 +186,8 @@ redis_command (Fixture    *f,
   va_list ap;
 
   g_assert_nonnull (c);
+  if (current_password != NULL)
+    freeReplyObject (redisCommand (c, "AUTH %s", current_password));
   va_start (ap, fmt);
   reply = redisvCommand (c, fmt, ap);
   va_end (ap);
@@ -196,6 +206,8 @@ fixture_setup (Fixture       *f,
   g_assert_no_error (error);
   f->context = g_main_context_new ();
   g_main_context_push_thread_default (f->context);
+  f->password = data;
+  current_password = data;
   redis_start (f);
   f->url = g_strdup_printf ("redis://127.0.0.1:%d", f->port);
   f->ns = g_strdup_printf ("wwtest%08x", g_random_int ());
@@ -211,6 +223,7 @@ fixture_teardown (Fixture       *f,
     ;
   g_main_context_pop_thread_default (f->context);
   g_main_context_unref (f->context);
+  current_password = NULL;
   g_rmdir (f->tmpdir);
   g_free (f->tmpdir);
   g_free (f->url);
@@ -1000,6 +1013,162 @@ test_churn (Fixture       *f,
   }
 }
 
+/* A Redis that stops answering without closing anything (SIGSTOP): the
+ * watchdog must call it a loss, and the link must come back on SIGCONT. */
+static void
+test_redis_hangs (Fixture       *f,
+                  gconstpointer  data)
+{
+  Peer peers[2];
+  WwBackplaneCounters counters;
+  gint64 t0;
+
+  for (guint i = 0; i < 2; i++)
+    {
+      peer_init (&peers[i], f);
+      peer_start (&peers[i], f);
+    }
+  WAIT_UNTIL (f->context, all_connected (peers, 2) && count_leaders (peers, 2) == 1, WAIT_MS);
+
+  g_subprocess_send_signal (f->redis, SIGSTOP);
+  t0 = g_get_monotonic_time ();
+  WAIT_UNTIL (f->context, !ww_backplane_is_connected (peers[0].bp) &&
+              !ww_backplane_is_connected (peers[1].bp), WAIT_MS);
+  g_test_message ("hung Redis noticed after %" G_GINT64_FORMAT " ms",
+                  (g_get_monotonic_time () - t0) / 1000);
+  g_assert_cmpuint (count_leaders (peers, 2), ==, 0);
+  ww_backplane_get_counters (peers[0].bp, &counters);
+  g_assert_cmpuint (counters.disconnects, ==, 1);
+  g_assert_cmpuint (counters.errors, >=, 1);
+
+  /* Reconnect attempts meet a listening socket that never answers: they
+   * must time out too, not hang. */
+  spin (f->context, 1200);
+  g_assert_false (ww_backplane_is_connected (peers[0].bp));
+
+  g_subprocess_send_signal (f->redis, SIGCONT);
+  WAIT_UNTIL (f->context, all_connected (peers, 2) && count_leaders (peers, 2) == 1, WAIT_MS);
+  g_assert_true (ww_backplane_publish_chat (peers[1].bp, "{\"type\":\"CHAT\"}"));
+  WAIT_UNTIL (f->context, peers[0].log->len == 1 && peers[1].log->len == 1, WAIT_MS);
+  ww_backplane_get_counters (peers[0].bp, &counters);
+  g_assert_cmpuint (counters.reconnects, ==, 1);
+
+  for (guint i = 0; i < 2; i++)
+    peer_clear (&peers[i]);
+}
+
+/* requirepass and a database number in the URL; a wrong password is a
+ * loss like any other (said once, retried), never a crash. */
+static void
+test_auth_db (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autofree char *escaped = g_uri_escape_string (f->password, NULL, FALSE);
+  g_autofree char *good = g_strdup_printf ("redis://:%s@127.0.0.1:%d/3", escaped, f->port);
+  g_autofree char *bad = g_strdup_printf ("redis://:wrong@127.0.0.1:%d/3", f->port);
+  g_autofree char *none = g_strdup_printf ("redis://127.0.0.1:%d", f->port);
+  const char *urls[] = { bad, none };
+  g_autoptr(GError) error = NULL;
+  WwBackplaneCounters counters;
+  WwBackplane *bp;
+  Peer peer;
+  redisReply *reply;
+
+  for (guint i = 0; i < G_N_ELEMENTS (urls); i++)
+    {
+      n_lost_messages = 0;
+      bp = ww_backplane_new (urls[i], &error);
+      g_assert_no_error (error);
+      ww_backplane_set_namespace (bp, f->ns);
+      ww_backplane_start (bp, f->context);
+      spin (f->context, 600);
+      g_assert_false (ww_backplane_is_connected (bp));
+      ww_backplane_get_counters (bp, &counters);
+      g_assert_cmpuint (counters.errors, >=, 2);
+      g_assert_cmpuint (n_lost_messages, ==, 1);
+      g_assert_finalize_object (bp);
+    }
+
+  memset (&peer, 0, sizeof peer);
+  g_free (f->url);
+  f->url = g_strdup (good);
+  peer_init (&peer, f);
+  peer_start (&peer, f);
+  WAIT_UNTIL (f->context, ww_backplane_is_leader (peer.bp), WAIT_MS);
+  g_assert_true (publish (&peer, 1, 0));
+  WAIT_UNTIL (f->context, peer.log->len == 1, WAIT_MS);
+
+  /* The keys live in database 3. */
+  reply = redis_command (f, "GET %s:seq", f->ns);
+  g_assert_cmpint (reply->type, ==, REDIS_REPLY_NIL);
+  freeReplyObject (reply);
+  {
+    redisContext *c = redis_connect_blocking (f->port);
+
+    g_assert_nonnull (c);
+    freeReplyObject (redisCommand (c, "AUTH %s", f->password));
+    freeReplyObject (redisCommand (c, "SELECT 3"));
+    reply = redisCommand (c, "GET %s:seq", f->ns);
+    g_assert_cmpstr (reply->str, ==, "1");
+    freeReplyObject (reply);
+    redisFree (c);
+  }
+
+  peer_clear (&peer);
+}
+
+static void
+stop_in_handler (WwBackplane *bp,
+                 guint        kind,
+                 guint64      seq,
+                 const char  *json,
+                 gpointer     user_data)
+{
+  ww_backplane_stop (bp);
+}
+
+static void
+stop_on_leader (WwBackplane *bp,
+                GParamSpec  *pspec,
+                gpointer     user_data)
+{
+  if (ww_backplane_is_leader (bp))
+    ww_backplane_stop (bp);
+}
+
+/* Stopping from inside the backplane's own signals (reply callbacks of
+ * hiredis underneath) must neither crash nor leak. */
+static void
+test_stop_reentrant (Fixture       *f,
+                     gconstpointer  data)
+{
+  Peer a, b;
+
+  peer_init (&a, f);
+  g_signal_connect (a.bp, "notify::leader", G_CALLBACK (stop_on_leader), NULL);
+  peer_start (&a, f);
+  WAIT_UNTIL (f->context, a.n_state_loaded >= 1 && !ww_backplane_is_connected (a.bp), WAIT_MS);
+  g_assert_false (ww_backplane_is_leader (a.bp));
+  spin (f->context, 50);
+  peer_clear (&a);
+
+  peer_init (&a, f);
+  peer_init (&b, f);
+  g_signal_connect (b.bp, "message", G_CALLBACK (stop_in_handler), NULL);
+  peer_start (&a, f);
+  peer_start (&b, f);
+  WAIT_UNTIL (f->context, ww_backplane_is_connected (a.bp) && ww_backplane_is_connected (b.bp),
+              WAIT_MS);
+  g_assert_true (ww_backplane_publish_chat (a.bp, "{\"type\":\"CHAT\",\"text\":\"1\"}"));
+  g_assert_true (ww_backplane_publish_chat (a.bp, "{\"type\":\"CHAT\",\"text\":\"2\"}"));
+  WAIT_UNTIL (f->context, a.log->len == 2 && !ww_backplane_is_connected (b.bp), WAIT_MS);
+  spin (f->context, 50);
+  /* b stopped inside the first delivery and saw nothing more. */
+  g_assert_cmpuint (b.log->len, ==, 1);
+  peer_clear (&a);
+  peer_clear (&b);
+}
+
 static GLogWriterOutput
 count_writer (GLogLevelFlags   level,
               const GLogField *fields,
@@ -1049,7 +1218,11 @@ main (int   argc,
   ADD ("presence", test_presence);
   ADD ("redis-restart", test_redis_restart);
   ADD ("churn", test_churn);
+  ADD ("redis-hangs", test_redis_hangs);
+  ADD ("stop-reentrant", test_stop_reentrant);
 #undef ADD
+  g_test_add ("/backplane/auth-db", Fixture, "s3cr@t:pw", fixture_setup, test_auth_db,
+              fixture_teardown);
 
   return g_test_run ();
 }
