@@ -570,6 +570,11 @@ ww_message_parser_feed (WwMessageParser *self,
         release_buffer (self);
     }
 
+  /* Every event is returned as soon as its last byte is parsed, so an
+   * empty read cannot complete anything. */
+  if (len == 0)
+    return WW_PARSE_NEED_MORE;
+
   for (;;)
     {
       WwParseResult r;
