@@ -63,6 +63,8 @@ ww_feed_config_copy (const WwFeedConfig *config)
   return copy;
 }
 
+typedef struct _SaveShared SaveShared;
+
 typedef struct {
   char          *client_id;
   guint64        live_from;  /* seq of its WELCOME: later UPDATEs came live */
@@ -106,7 +108,8 @@ struct _WwEventFeed {
   char          *state_dir;       /* NULL: not persisting */
   gboolean       dirty;
   gint64         saved_us;
-  gboolean       save_failing;
+  guint64        save_gen;
+  SaveShared    *save_shared;
 
   /* Read from any thread. */
   guint64        seq_atomic;
@@ -195,29 +198,127 @@ send_bytes (WwPeer *peer,
   ww_peer_send_text (peer, data, len);
 }
 
+/*
+ * Saving: the state is serialised on the I/O context and written on a
+ * worker thread, so an fsync never stalls the sockets.  Every save has a
+ * generation; a write older than the last one written is skipped, so a
+ * slow worker cannot put an older state back over the final save made at
+ * shutdown.
+ */
+struct _SaveShared {
+  GMutex   lock;
+  guint64  written_gen;
+  gboolean failing;
+};
+
 static void
-do_save (WwEventFeed *self)
+save_shared_clear (gpointer data)
 {
+  SaveShared *shared = data;
+
+  g_mutex_clear (&shared->lock);
+}
+
+static SaveShared *
+save_shared_new (void)
+{
+  SaveShared *shared = g_atomic_rc_box_new0 (SaveShared);
+
+  g_mutex_init (&shared->lock);
+  return shared;
+}
+
+static void
+save_shared_unref (SaveShared *shared)
+{
+  g_atomic_rc_box_release_full (shared, save_shared_clear);
+}
+
+typedef struct {
+  SaveShared *shared;
+  char       *dir;
+  char       *text;
+  guint64     gen;
+} SaveJob;
+
+static void
+save_job_free (gpointer data)
+{
+  SaveJob *job = data;
+
+  save_shared_unref (job->shared);
+  g_free (job->dir);
+  g_free (job->text);
+  g_free (job);
+}
+
+static void
+save_job_write (SaveJob *job)
+{
+  SaveShared *shared = job->shared;
   g_autoptr(GError) error = NULL;
-  g_autofree char *text = NULL;
+
+  g_mutex_lock (&shared->lock);
+  if (job->gen > shared->written_gen)
+    {
+      shared->written_gen = job->gen;
+      if (!ww_feed_store_save (job->dir, job->text, &error))
+        {
+          /* A full disk or a read-only directory: the state stays in
+           * memory; say so once, and try again on the next change. */
+          if (!shared->failing)
+            g_message ("Could not save the event state: %s", error->message);
+          shared->failing = TRUE;
+        }
+      else
+        {
+          if (shared->failing)
+            g_message ("Saving the event state works again");
+          shared->failing = FALSE;
+        }
+    }
+  g_mutex_unlock (&shared->lock);
+}
+
+static void
+save_job_thread (GTask        *task,
+                 gpointer      source_object,
+                 gpointer      task_data,
+                 GCancellable *cancellable)
+{
+  save_job_write (task_data);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+do_save (WwEventFeed *self,
+         gboolean     wait)
+{
+  SaveJob *job;
 
   if (self->state_dir == NULL || !self->dirty)
     return;
-  text = ww_feed_state_serialize (self->state, g_get_real_time () / 1000);
-  self->saved_us = g_get_monotonic_time ();
-  if (!ww_feed_store_save (self->state_dir, text, &error))
-    {
-      /* A full disk or a read-only directory: keep going in memory, say
-       * so once, and try again on the next change. */
-      if (!self->save_failing)
-        g_message ("Could not save the event state: %s", error->message);
-      self->save_failing = TRUE;
-      return;
-    }
-  if (self->save_failing)
-    g_message ("Saving the event state works again");
-  self->save_failing = FALSE;
+  job = g_new0 (SaveJob, 1);
+  job->shared = g_atomic_rc_box_acquire (self->save_shared);
+  job->dir = g_strdup (self->state_dir);
+  job->text = ww_feed_state_serialize (self->state, g_get_real_time () / 1000);
+  job->gen = ++self->save_gen;
   self->dirty = FALSE;
+  self->saved_us = g_get_monotonic_time ();
+
+  if (wait)
+    {
+      save_job_write (job);
+      save_job_free (job);
+    }
+  else
+    {
+      g_autoptr(GTask) task = g_task_new (NULL, NULL, NULL, NULL);
+
+      g_task_set_source_tag (task, do_save);
+      g_task_set_task_data (task, job, save_job_free);
+      g_task_run_in_thread (task, save_job_thread);
+    }
 }
 
 static gboolean on_io_context (WwEventFeed *self);
@@ -226,7 +327,7 @@ static gboolean
 on_save_due (gpointer data)
 {
   if (on_io_context (data))
-    do_save (data);
+    do_save (data, FALSE);
   return G_SOURCE_CONTINUE;
 }
 
@@ -601,7 +702,7 @@ detach (WwEventFeed *self)
   clear_source (&self->presence_source);
   if (self->save_source != NULL)
     {
-      do_save (self);
+      do_save (self, TRUE);
       clear_source (&self->save_source);
     }
   for (guint i = 0; i < G_N_ELEMENTS (self->endpoints); i++)
@@ -771,6 +872,7 @@ ww_event_feed_finalize (GObject *object)
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->state_dir, g_free);
   g_clear_pointer (&self->snapshot, g_free);
+  g_clear_pointer (&self->save_shared, save_shared_unref);
   g_mutex_clear (&self->snapshot_lock);
   G_OBJECT_CLASS (ww_event_feed_parent_class)->finalize (object);
 }
@@ -788,6 +890,7 @@ static void
 ww_event_feed_init (WwEventFeed *self)
 {
   g_mutex_init (&self->snapshot_lock);
+  self->save_shared = save_shared_new ();
   self->config = ww_feed_config_new ();
   self->state = ww_feed_state_new (self->config->history);
   self->presence_sent = G_MAXUINT;
