@@ -17,7 +17,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CSP, Child, launchChromium, waitFor, watchErrors, hook, assertContiguous } from './lib.mjs';
+import { CSP, Child, requireTestModule, launchChromium, waitFor, watchErrors, hook, assertContiguous } from './lib.mjs';
+
+requireTestModule ('playwright-core');
 
 const sourceRoot = process.env.WW_SOURCE_ROOT ||
   path.resolve (path.dirname (fileURLToPath (import.meta.url)), '..', '..');

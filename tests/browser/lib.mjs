@@ -18,16 +18,22 @@ const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-export async function launchChromium () {
-  let playwright;
+// Resolved from tests/node_modules, where `make deps` runs npm install.
+// A missing package fails the test loudly: a skip would hide a broken setup.
+export function requireTestModule (name) {
+  const require = createRequire (import.meta.url);
   try {
-    // Resolved from tests/node_modules, where `make deps` runs npm install.
-    const require = createRequire (import.meta.url);
-    playwright = require ('playwright-core');
+    return require (name);
   } catch (e) {
-    throw new Error ('playwright-core is not installed in tests/node_modules: run `make deps` ' +
-                     `(it runs npm install in tests/). (${e.code || e.message})`);
+    const msg = `${name} is not installed in tests/node_modules: run \`make deps\` ` +
+                `(it runs npm install in tests/). (${e.code || e.message})`;
+    console.error (`Bail out! ${msg}`);
+    process.exit (1);
   }
+}
+
+export async function launchChromium () {
+  const playwright = requireTestModule ('playwright-core');
   return playwright.chromium.launch ({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30000 });
 }
 

@@ -8,8 +8,7 @@
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import { CSP, waitFor } from './lib.mjs';
+import { CSP, waitFor, requireTestModule } from './lib.mjs';
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
@@ -49,8 +48,7 @@ class MockConn {
 }
 
 export async function startMockFeed ({ sourceRoot, token = null }) {
-  const require = createRequire (import.meta.url);
-  const { WebSocketServer } = require ('ws');
+  const { WebSocketServer } = requireTestModule ('ws');
   const web = path.join (sourceRoot, 'data', 'web');
   const files = {
     '/': path.join (web, 'index.html'),

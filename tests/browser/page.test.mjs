@@ -9,8 +9,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launchChromium, waitFor, watchErrors, hook, assertContiguous } from './lib.mjs';
+import { requireTestModule, launchChromium, waitFor, watchErrors, hook, assertContiguous } from './lib.mjs';
 import { startMockFeed, event } from './mock-feed.mjs';
+
+requireTestModule ('playwright-core');
+requireTestModule ('ws');
 
 const sourceRoot = process.env.WW_SOURCE_ROOT ||
   path.resolve (path.dirname (fileURLToPath (import.meta.url)), '..', '..');
