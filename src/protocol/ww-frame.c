@@ -132,9 +132,10 @@ ww_frame_mask (guint8       *data,
     data[i] ^= key[i & 7];
 }
 
-static gboolean
-read_urandom (guint8 *buf,
-              gsize   len)
+/* The fallback for kernels or sandboxes without getrandom(). */
+gboolean
+ww_frame_read_urandom (guint8 *buf,
+                       gsize   len)
 {
   int fd = open ("/dev/urandom", O_RDONLY | O_CLOEXEC);
   gsize done = 0;
@@ -180,7 +181,7 @@ fill_secure_random (guint8 *buf,
       done += (gsize) r;
     }
 
-  if (done < len && !read_urandom (buf + done, len - done))
+  if (done < len && !ww_frame_read_urandom (buf + done, len - done))
     g_error ("No source of secure random bytes for WebSocket masking keys");
 }
 

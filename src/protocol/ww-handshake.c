@@ -152,12 +152,8 @@ ww_handshake_validate (const WwHttpRequest *req,
       g_set_error_literal (error, WW_HTTP_ERROR, 400, "A WebSocket handshake needs HTTP/1.1");
       return FALSE;
     }
-  /* Item 2. */
-  if (ww_http_request_get_header (req, "Host") == NULL)
-    {
-      g_set_error_literal (error, WW_HTTP_ERROR, 400, "Missing Host header");
-      return FALSE;
-    }
+  /* Item 2 (Host) is enforced for every HTTP/1.1 request by the parser. */
+  g_assert (ww_http_request_get_header (req, "Host") != NULL);
   /* Items 3 and 4: tokens in comma lists, case-insensitive. */
   if (!ww_http_request_header_has_token (req, "Upgrade", "websocket"))
     {

@@ -377,10 +377,9 @@ split_target (WwHttpRequest *self,
   else
     q = path + strlen (path);
 
+  /* An absolute-form target may have an empty path (RFC 9112 §3.2.2). */
   if (q == path)
     self->path = g_strdup ("/");
-  else if (*path != '/')
-    goto bad;
   else
     self->path = percent_decode (path, (gsize) (q - path), FALSE);
 

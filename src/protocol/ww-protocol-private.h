@@ -11,6 +11,10 @@ G_BEGIN_DECLS
 void     ww_frame_secure_random (guint8     *buf,
                                  gsize       len);
 
+/* The same from /dev/urandom; FALSE if it cannot be read. */
+gboolean ww_frame_read_urandom  (guint8     *buf,
+                                 gsize       len);
+
 /* RFC 9110 §5.6.2 tchar. */
 gboolean ww_http_is_token       (const char *s,
                                  gsize       len);

@@ -8,6 +8,7 @@
 #include "ww-frame.h"
 #include "ww-message-parser.h"
 #include "ww-frame-builder.h"
+#include "ww-protocol-private.h"
 
 /*
  * Table-driven frame and message cases.  Each case is a sequence of frames
@@ -623,6 +624,18 @@ test_mask_keys (void)
   g_assert_cmpuint (g_hash_table_size (seen), >, 990);
 }
 
+/* The /dev/urandom fallback works on its own. */
+static void
+test_urandom_fallback (void)
+{
+  guint8 a[32] = { 0 }, b[32] = { 0 };
+
+  g_assert_true (ww_frame_read_urandom (a, sizeof a));
+  g_assert_true (ww_frame_read_urandom (b, sizeof b));
+  g_assert_cmpmem (a, 0, b, 0);
+  g_assert_true (memcmp (a, b, sizeof a) != 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -652,6 +665,7 @@ main (int   argc,
   g_test_add_func ("/frame/encode-roundtrip", test_encode_roundtrip);
   g_test_add_func ("/frame/encode-close-truncates", test_encode_close_truncates);
   g_test_add_func ("/frame/mask-keys", test_mask_keys);
+  g_test_add_func ("/frame/urandom-fallback", test_urandom_fallback);
 
   return g_test_run ();
 }

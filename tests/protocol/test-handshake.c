@@ -128,6 +128,8 @@ static const HsCase hs_cases[] = {
     REQ ("GET", "1", STD "Sec-WebSocket-Protocol: mqtt\r\n"), 0, NULL },
   { "protocol list malformed",
     REQ ("GET", "1", STD "Sec-WebSocket-Protocol: a b\r\n"), 400, NULL },
+  { "protocol list with spaces",
+    REQ ("GET", "1", STD "Sec-WebSocket-Protocol: mqtt , chat\t\r\n"), 0, "chat" },
   { "protocol empty element",
     REQ ("GET", "1", STD "Sec-WebSocket-Protocol: v1.feed,,\r\n"), 400, NULL },
 };
@@ -206,6 +208,23 @@ test_error_responses (void)
   g_assert_true (g_str_has_prefix (s405, "HTTP/1.1 405 Method Not Allowed\r\n"));
   g_assert_nonnull (strstr (s405, "\r\nAllow: GET\r\n"));
   g_assert_true (g_str_has_prefix (s400, "HTTP/1.1 400 Bad Request\r\n"));
+
+  /* The parser's own statuses map to their codes. */
+  for (guint status = 400; status < 600; status++)
+    {
+      g_autoptr(GError) e = g_error_new (WW_HTTP_ERROR, (gint) status, "status %u", status);
+      g_autoptr(GBytes) r = ww_handshake_build_error (e);
+      g_autofree char *s = bytes_to_string (r);
+      g_autofree char *prefix = g_strdup_printf ("HTTP/1.1 %u ", status);
+
+      g_assert_true (g_str_has_prefix (s, prefix));
+      if (status == 431)
+        g_assert_nonnull (strstr (s, "\"error\":\"header_too_large\""));
+      if (status == 501)
+        g_assert_nonnull (strstr (s, "\"error\":\"not_implemented\""));
+      if (status == 505)
+        g_assert_nonnull (strstr (s, "\"error\":\"http_version_not_supported\""));
+    }
 }
 
 static void

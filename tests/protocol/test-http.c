@@ -113,7 +113,8 @@ test_parse_forms (void)
   g_autoptr(WwHttpRequest) c = parse_ok ("GET http://example.com?q=1 HTTP/1.1\r\nHost: x\r\n\r\n");
   g_autoptr(WwHttpRequest) d = parse_ok ("GET / HTTP/1.0\r\n\r\n");
   g_autoptr(WwHttpRequest) e = parse_ok ("GET /? HTTP/1.1\r\nHost: x\r\n\r\n");
-  g_autoptr(WwHttpRequest) f = parse_ok ("GET /caf%C3%A9 HTTP/1.1\r\nHost: x\r\n\r\n");
+  g_autoptr(WwHttpRequest) f = parse_ok ("GET /caf%C3%a9 HTTP/1.1\r\nHost: x\r\n"
+                                         "Connection: Upgrade\t, keep-alive\r\n\r\n");
 
   g_assert_cmpstr (ww_http_request_get_path (a), ==, "/a/b");
   g_assert_cmpstr (ww_http_request_get_query (a), ==, "q");
@@ -124,6 +125,8 @@ test_parse_forms (void)
   g_assert_null (ww_http_request_get_query (d));
   g_assert_cmpstr (ww_http_request_get_query (e), ==, "");
   g_assert_cmpstr (ww_http_request_get_path (f), ==, "/caf\xc3\xa9");
+  g_assert_true (ww_http_request_header_has_token (f, "connection", "upgrade"));
+  g_assert_true (ww_http_request_header_has_token (f, "connection", "Keep-Alive"));
 }
 
 typedef struct {
