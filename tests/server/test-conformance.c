@@ -375,7 +375,8 @@ send_close (WwtClient *c, guint code, const char *reason, gsize reason_len)
 
   payload[0] = (guint8) (code >> 8);
   payload[1] = (guint8) code;
-  memcpy (payload + 2, reason, reason_len);
+  if (reason_len)
+    memcpy (payload + 2, reason, reason_len);
   wwt_send (c, WW_OPCODE_CLOSE, payload, 2 + reason_len);
 }
 

@@ -533,6 +533,7 @@ test_limits_connections (void)
   wwt_server_free (server);
 
   /* Per address. */
+  ww_server_config_free (config);
   config = ww_server_config_new ();
   config->max_per_address = 1;
   server = wwt_server_new (config);
