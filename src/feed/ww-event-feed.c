@@ -98,6 +98,8 @@ struct _WwEventFeed {
   GSource       *sim_source;
   GSource       *presence_source;
   GSource       *save_source;
+  GSource       *context_check;   /* on the attaching thread's context */
+  GMainContext  *context_seen;    /* only read there; never dereferenced */
   gint64         sim_origin_us;   /* monotonic time of virtual 0 */
   gboolean       simulating;
 
@@ -514,6 +516,35 @@ move_source (WwEventFeed  *self,
   *source = ready_source_new (self, name, func, ready_time);
 }
 
+static void follow_io_context (WwEventFeed *self);
+
+static gboolean
+follow_io_context_cb (gpointer data)
+{
+  follow_io_context (data);
+  return G_SOURCE_REMOVE;
+}
+
+/* With own_thread, nothing tells us when a start made a new context, and
+ * the simulator must run even before any client comes: look once a
+ * second, from the thread that attached us, and hop over when needed. */
+static gboolean
+on_context_check (gpointer data)
+{
+  WwEventFeed *self = data;
+  GMainContext *context;
+
+  if (self->server == NULL || !ww_server_is_running (self->server))
+    return G_SOURCE_CONTINUE;
+  context = ww_server_get_context (self->server);
+  if (context != self->context_seen)
+    {
+      self->context_seen = context;
+      ww_server_invoke (self->server, follow_io_context_cb, g_object_ref (self), g_object_unref);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
 static void
 follow_io_context (WwEventFeed *self)
 {
@@ -698,6 +729,7 @@ on_events_request (WwHttpExchange *exchange,
 static void
 detach (WwEventFeed *self)
 {
+  clear_source (&self->context_check);
   clear_source (&self->sim_source);
   clear_source (&self->presence_source);
   if (self->save_source != NULL)
@@ -806,6 +838,17 @@ ww_event_feed_attach (WwEventFeed  *self,
     self->save_source = ready_source_new (self, SAVE_SOURCE_NAME, on_save_due, -1);
   self->simulating = TRUE;
   sim_reschedule (self);
+
+  if (config != NULL && config->own_thread)
+    {
+      g_autoptr(GMainContext) here = g_main_context_ref_thread_default ();
+
+      self->context_seen = self->context;
+      self->context_check = g_timeout_source_new_seconds (1);
+      g_source_set_name (self->context_check, "[wirewatch] feed context check");
+      g_source_set_callback (self->context_check, on_context_check, self, NULL);
+      g_source_attach (self->context_check, here);
+    }
   return TRUE;
 }
 

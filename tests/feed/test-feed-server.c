@@ -738,6 +738,10 @@ test_own_thread (void)
   FeedClient *clients[3];
   guint64 target;
 
+  /* The simulator runs on the server's thread even with nobody there. */
+  WAIT_UNTIL (ww_event_feed_get_seq (f->feed) >= 5, 5000);
+  g_assert_cmpuint (ww_event_feed_get_seq (f->feed), >=, 5);
+
   for (guint i = 0; i < 3; i++)
     clients[i] = feed_client_connect (session, f->port, "/ws");
   for (guint i = 0; i < 3; i++)
@@ -765,6 +769,9 @@ test_own_thread (void)
     ww_server_set_config (f->server, sc);
     g_assert_true (ww_server_start (f->server, &error));
     g_assert_no_error (error);
+    /* A new I/O thread and context: the feed follows. */
+    WAIT_UNTIL (ww_event_feed_get_seq (f->feed) >= before + 5, 5000);
+    g_assert_cmpuint (ww_event_feed_get_seq (f->feed), >=, before + 5);
     c = feed_client_connect (session, port, "/ws");
     g_assert_true (feed_client_wait_open (c));
     g_assert_cmpuint (c->welcome_seq, >=, before);
