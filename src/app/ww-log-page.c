@@ -17,6 +17,7 @@ struct _WwLogPage
   GtkColumnView      *view;
   GtkScrolledWindow  *scroller;
   GtkTextView        *details_view;
+  GtkStack           *details_stack;
   GtkLabel           *count_label;
 
   GListStore         *store;
@@ -74,6 +75,39 @@ update_count_label (WwLogPage *self)
   gtk_label_set_text (self->count_label, text);
 }
 
+/* The list inside the column view, which knows how to scroll to a row
+ * (GtkColumnView itself only gained that in GTK 4.12). */
+static GtkWidget *
+find_list_view (GtkWidget *widget)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found;
+
+      if (GTK_IS_LIST_VIEW (child))
+        return child;
+      found = find_list_view (child);
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* Keep the newest entry in view while the user has not scrolled up. */
+static void
+scroll_to_newest (WwLogPage *self)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (self->filter_model));
+  GtkWidget *list;
+
+  if (!self->follow || n == 0 || !gtk_widget_get_mapped (GTK_WIDGET (self)))
+    return;
+  list = find_list_view (GTK_WIDGET (self->view));
+  if (list != NULL)
+    gtk_widget_activate_action (list, "list.scroll-to-item", "u", n - 1);
+}
+
 void
 ww_log_page_flush (WwLogPage *self)
 {
@@ -105,6 +139,7 @@ ww_log_page_flush (WwLogPage *self)
   g_list_store_splice (self->store, n - remove, 0, batch->pdata, batch->len);
 
   update_count_label (self);
+  scroll_to_newest (self);
 }
 
 static gboolean
@@ -314,25 +349,21 @@ on_selection_changed (WwLogPage *self)
 
   gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->details_view),
                             details ? details : "", -1);
+  gtk_stack_set_visible_child_name (self->details_stack, entry ? "details" : "empty");
 }
 
-/* Keep the newest entry in view while the user is at the bottom. */
-static void
-on_vadjustment_changed (WwLogPage     *self,
-                        GtkAdjustment *adjustment)
-{
-  if (self->follow)
-    gtk_adjustment_set_value (adjustment, gtk_adjustment_get_upper (adjustment) -
-                                          gtk_adjustment_get_page_size (adjustment));
-}
 
 static void
 on_vadjustment_value_changed (WwLogPage     *self,
                               GtkAdjustment *adjustment)
 {
+  /* Not laid out yet: nothing to decide. */
+  if (gtk_adjustment_get_page_size (adjustment) <= 0 ||
+      gtk_adjustment_get_upper (adjustment) <= gtk_adjustment_get_page_size (adjustment))
+    return;
   self->follow = gtk_adjustment_get_value (adjustment) >=
                  gtk_adjustment_get_upper (adjustment) -
-                 gtk_adjustment_get_page_size (adjustment) - 24;
+                 gtk_adjustment_get_page_size (adjustment) - 48;
 }
 
 static void
@@ -420,6 +451,13 @@ export_activated (GtkWidget  *widget,
 }
 
 static void
+ww_log_page_map (GtkWidget *widget)
+{
+  GTK_WIDGET_CLASS (ww_log_page_parent_class)->map (widget);
+  scroll_to_newest (WW_LOG_PAGE (widget));
+}
+
+static void
 ww_log_page_get_property (GObject    *object,
                           guint       prop_id,
                           GValue     *value,
@@ -504,6 +542,7 @@ ww_log_page_class_init (WwLogPageClass *klass)
   object_class->finalize = ww_log_page_finalize;
   object_class->get_property = ww_log_page_get_property;
   object_class->set_property = ww_log_page_set_property;
+  widget_class->map = ww_log_page_map;
 
   properties[PROP_CAP] =
     g_param_spec_uint ("cap", NULL, NULL, 1, 1000000, WW_LOG_PAGE_DEFAULT_CAP,
@@ -522,6 +561,7 @@ ww_log_page_class_init (WwLogPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, WwLogPage, view);
   gtk_widget_class_bind_template_child (widget_class, WwLogPage, scroller);
   gtk_widget_class_bind_template_child (widget_class, WwLogPage, details_view);
+  gtk_widget_class_bind_template_child (widget_class, WwLogPage, details_stack);
   gtk_widget_class_bind_template_child (widget_class, WwLogPage, count_label);
   gtk_widget_class_bind_template_callback (widget_class, on_search_changed);
   gtk_widget_class_bind_template_callback (widget_class, on_dropdown_changed);
@@ -558,8 +598,6 @@ ww_log_page_init (WwLogPage *self)
                            G_CALLBACK (on_selection_changed), self, G_CONNECT_SWAPPED);
 
   vadjustment = gtk_scrolled_window_get_vadjustment (self->scroller);
-  g_signal_connect_object (vadjustment, "changed", G_CALLBACK (on_vadjustment_changed), self,
-                           G_CONNECT_SWAPPED);
   g_signal_connect_object (vadjustment, "value-changed",
                            G_CALLBACK (on_vadjustment_value_changed), self, G_CONNECT_SWAPPED);
 

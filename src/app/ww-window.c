@@ -227,15 +227,20 @@ on_client_update (WwWindow   *self,
   g_autoptr(GDateTime) now = g_date_time_new_now_local ();
   g_autofree char *time = g_date_time_format (now, "%H:%M:%S");
   g_autofree char *line = NULL;
+  JsonNode *name = json_object_get_member (event, "name");
 
   if (card == NULL)
     return;
   ww_event_card_set_event (card, event, seq, TRUE);
 
-  /* Translators: a line of the recent-updates list: time, event, score, seq */
-  line = g_strdup_printf (_("%s   %s   %s   seq %" G_GUINT64_FORMAT), time,
+  /* Translators: a line of the recent-updates list: time, event id, score, name, seq */
+  line = g_strdup_printf (_("%s   %s   %s   %s   seq %" G_GUINT64_FORMAT), time,
                           ww_event_card_get_event_id (card),
-                          ww_event_card_get_score_text (card), seq);
+                          ww_event_card_get_score_text (card),
+                          name && JSON_NODE_HOLDS_VALUE (name) &&
+                          json_node_get_value_type (name) == G_TYPE_STRING
+                            ? json_node_get_string (name) : "",
+                          seq);
   {
     const char *lines[] = { line, NULL };
 
@@ -1133,6 +1138,15 @@ ww_window_init (WwWindow *self)
 
   self->client = ww_client_new ();
   ww_client_set_ping_interval (self->client, PING_INTERVAL_S);
+  /* libsoup 3.2.3 emits "pong" with a GByteArray where it declares a
+   * GBytes, which WwClient's pong handler reads as GBytes (a huge bogus
+   * size, then an abort) the first time a keepalive pong arrives, 15 s
+   * in.  The window PINGs at the feed level every second anyway, which
+   * keeps the RTT and the connection's liveness in view, so protocol
+   * keepalive stays off here. */
+  ww_client_set_keepalive_interval (self->client, 0);
+  ww_client_set_header (self->client, "User-Agent",
+                        PACKAGE_NAME "/" PACKAGE_VERSION " (built-in client)");
   g_signal_connect_object (self->client, "initial", G_CALLBACK (on_client_initial), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->client, "update", G_CALLBACK (on_client_update), self,

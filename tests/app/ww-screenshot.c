@@ -111,10 +111,17 @@ save_page (Shots      *shots,
   gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
   node = gtk_snapshot_to_node (snapshot);
   if (node == NULL || renderer == NULL)
-    return FALSE;
+    {
+      g_printerr ("%s: nothing to render (node %p, renderer %p)\n", name, (void *) node,
+                  (void *) renderer);
+      return FALSE;
+    }
   texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
   if (!gdk_texture_save_to_png (texture, path))
-    return FALSE;
+    {
+      g_printerr ("%s: could not write %s\n", name, path);
+      return FALSE;
+    }
   g_print ("%s (%d×%d)\n", path, width, height);
   return TRUE;
 }
@@ -158,8 +165,8 @@ on_activate (GtkApplication *app,
   config->port = 8080;
   feed->has_seed = TRUE;
   feed->seed = 7;
-  feed->min_interval_ms = 600;
-  feed->max_interval_ms = 2500;
+  feed->min_interval_ms = 1500;
+  feed->max_interval_ms = 5000;
   feed->persist = FALSE;
 
   shots->window = ww_window_new_full (app, config, FALSE, feed, NULL);
