@@ -29,6 +29,18 @@ G_BEGIN_DECLS
  * active: they are allocated on first use and ww_deflate_release_idle()
  * drops what it can.  Feed clients negotiate server_no_context_takeover
  * and borrow the shared compressor, so they own no deflate stream at all.
+ *
+ * Server use: at the handshake, ww_deflate_negotiate() on the offer from
+ * WwHandshake.extensions gives the response header and the params for
+ * ww_deflate_new(); then allow RSV1 in the parser and turn its UTF-8 check
+ * off for compressed messages (check the inflated text instead).  A
+ * message with RSV1 goes through ww_deflate_inflate() (limit set with
+ * ww_deflate_set_max_message()); an outgoing one through
+ * ww_deflate_compress() when ww_deflate_should_compress(), sent with
+ * RSV1 on its first frame.  A broadcast is compressed once per distinct
+ * ww_deflate_broadcast_window() with ww_deflate_shared_compress(); peers
+ * that answer 0 get their own ww_deflate_compress().  Control frames are
+ * never compressed (RFC 7692 §6.1).
  */
 
 #define WW_DEFLATE_EXTENSION_NAME "permessage-deflate"
