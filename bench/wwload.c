@@ -515,9 +515,14 @@ on_control (Conn *c, guint8 opcode, const guint8 *data, guint32 len)
       else
         {
           /* The server ended a connection we still wanted. */
+          int fd = c->fd;
+
           queue_close (c, 1000);
           conn_flush (c);
-          conn_fail (c, &st.server_closes);
+          if (c->fd == fd)
+            conn_fail (c, &st.server_closes);
+          else
+            st.server_closes++;
         }
     }
 }
