@@ -24,7 +24,7 @@ typedef struct _WwMessageParser WwMessageParser;
 
 typedef struct {
   guint64  max_frame;     /* largest payload of one frame; 0 = max_message */
-  guint64  max_message;   /* largest assembled data message */
+  guint64  max_message;   /* largest assembled data message; 0 = 16 MiB */
   gboolean allow_rsv1;    /* permessage-deflate negotiated (RFC 7692) */
   gboolean validate_utf8; /* check text messages; off for compressed ones */
 } WwParserLimits;
