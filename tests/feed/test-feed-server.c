@@ -171,6 +171,72 @@ test_intervals (void)
   feed_fixture_stop (f);
 }
 
+/* Two servers with the same seed: the same events change, the same sides
+ * score, in the same order; another seed does something else. */
+static char *
+score_trail (FeedClient *c,
+             guint       n)
+{
+  GString *trail = g_string_new (NULL);
+
+  for (guint64 seq = 1; seq <= n; seq++)
+    {
+      guint k = 0;
+      const char *text;
+
+      while (k < c->update_seqs->len && g_array_index (c->update_seqs, guint64, k) != seq)
+        k++;
+      g_assert_cmpuint (k, <, c->update_seqs->len);
+      text = g_ptr_array_index (c->update_texts, k);
+      g_autofree char *event = feed_test_raw_member (text, "event");
+      g_autofree char *home = feed_test_raw_member (event + 1, "homeScore");
+      g_autofree char *away = feed_test_raw_member (event + 1, "awayScore");
+
+      g_string_append_printf (trail, "%s %s-%s;", (char *) g_ptr_array_index (c->update_ids, k),
+                              home, away);
+    }
+  return g_string_free (trail, FALSE);
+}
+
+static void
+test_seed_determinism (void)
+{
+  g_autoptr(WwFeedConfig) fc = fast_config (12345, 10, 30);
+  g_autoptr(WwFeedConfig) other = fast_config (54321, 10, 30);
+  g_autoptr(SoupSession) session = feed_test_session ();
+  FeedFixture *f[3];
+  FeedClient *c[3];
+  g_autofree char *trail[3] = { NULL, };
+
+  /* Connecting before the first change is not guaranteed, so the history
+   * is read back from the start with RESUME 0. */
+  f[0] = feed_fixture_start (fc, FALSE, 0);
+  f[1] = feed_fixture_start (fc, FALSE, 0);
+  f[2] = feed_fixture_start (other, FALSE, 0);
+  for (guint i = 0; i < 3; i++)
+    {
+      WAIT_UNTIL (ww_event_feed_get_seq (f[i]->feed) >= 40, 10000);
+      c[i] = feed_client_connect (session, f[i]->port, "/ws");
+      g_assert_true (feed_client_wait_open (c[i]));
+      feed_client_send (c[i], "{\"type\":\"RESUME\",\"seq\":0}");
+    }
+  for (guint i = 0; i < 3; i++)
+    {
+      /* The replay of 1…WELCOME, in any interleaving with live ones. */
+      WAIT_UNTIL (c[i]->update_seqs->len >= c[i]->welcome_seq, 10000);
+      g_assert_cmpuint (c[i]->update_seqs->len, >=, c[i]->welcome_seq);
+      trail[i] = score_trail (c[i], 40);
+    }
+  g_assert_cmpstr (trail[0], ==, trail[1]);
+  g_assert_cmpstr (trail[0], !=, trail[2]);
+
+  for (guint i = 0; i < 3; i++)
+    {
+      feed_client_free (c[i]);
+      feed_fixture_stop (f[i]);
+    }
+}
+
 static gboolean
 has_seqs_through (FeedClient *c,
                   guint64     last)
@@ -856,6 +922,7 @@ main (int argc, char *argv[])
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/feed/server/fanout", test_fanout);
   g_test_add_func ("/feed/server/intervals", test_intervals);
+  g_test_add_func ("/feed/server/seed-determinism", test_seed_determinism);
   g_test_add_func ("/feed/server/resume", test_resume);
   g_test_add_func ("/feed/server/persist-restart", test_persist_restart);
   g_test_add_func ("/feed/server/persist-unwritable", test_persist_unwritable);
