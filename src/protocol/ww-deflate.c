@@ -26,7 +26,7 @@ ww_deflate_config_init (WwDeflateConfig *config)
 
   memset (config, 0, sizeof *config);
   config->enabled = FALSE;
-  config->force_server_no_context_takeover = FALSE;
+  config->force_server_no_context_takeover = TRUE;
   config->force_client_no_context_takeover = FALSE;
   config->max_window_bits = 15;
   config->compress_threshold = 64;

@@ -49,7 +49,9 @@ G_BEGIN_DECLS
 typedef struct {
   gboolean enabled;                          /* default FALSE (DESIGN: off unless --deflate) */
   gboolean force_server_no_context_takeover; /* compress each message alone so one
-                                              * compressed frame can go to every peer */
+                                              * compressed frame can go to every peer;
+                                              * default TRUE (DESIGN); an endpoint that
+                                              * only echoes may turn it off for ratio */
   gboolean force_client_no_context_takeover; /* lets the inflate stream go between
                                               * messages; costs the client ratio */
   guint    max_window_bits;                  /* 8..15: our window, and the client's when

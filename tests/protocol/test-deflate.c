@@ -27,6 +27,8 @@ enabled_config (void)
 
   ww_deflate_config_init (&config);
   config.enabled = TRUE;
+  /* The tests of the offers want to see what the client asked for alone. */
+  config.force_server_no_context_takeover = FALSE;
   return config;
 }
 
@@ -704,6 +706,9 @@ test_threshold (void)
   g_assert_cmpuint (config.max_window_bits, ==, 15);
   g_assert_cmpint (config.mem_level, ==, 4);
   g_assert_false (config.enabled);
+  /* DESIGN: one compressed broadcast frame shared by every feed client. */
+  g_assert_true (config.force_server_no_context_takeover);
+  g_assert_false (config.force_client_no_context_takeover);
   codec = ww_deflate_new (WW_ROLE_SERVER, &params, &config, NULL);
   g_assert_false (ww_deflate_should_compress (codec, 0));
   g_assert_false (ww_deflate_should_compress (codec, 63));
