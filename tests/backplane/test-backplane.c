@@ -5,7 +5,6 @@
 
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -13,6 +12,9 @@
 
 #include "backplane/ww-backplane.h"
 #include "backplane/ww-backplane-private.h"
+#include "redis-test-util.h"
+
+#define WAIT_UNTIL WW_TEST_WAIT_UNTIL
 
 /*
  * Every test runs a real redis-server on 127.0.0.1 and an ephemeral port,
@@ -20,19 +22,15 @@
  * (300 ms) and presence intervals (100 ms) keep the whole suite quick.
  */
 
-#define REDIS_SERVER    "/usr/bin/redis-server"
 #define TEST_LEASE_MS   300
 #define TEST_PRESENCE   100
 #define WAIT_MS         10000
 
 typedef struct {
-  char         *tmpdir;
-  int           port;
-  GSubprocess  *redis;
+  WwTestRedis   redis;
   GMainContext *context;
   char         *url;
   char         *ns;
-  const char   *password;   /* --requirepass, set by the test's data */
 } Fixture;
 
 /* Recorded deliveries of one instance: "U <seq> <json>" / "C <json>". */
@@ -52,164 +50,14 @@ static guint n_back_messages;
 /* ------------------------------------------------------------------ */
 
 static void
-kill_with_parent (gpointer data)
-{
-  /* If the test process dies on a failed assertion, redis dies too. */
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static int
-free_port (void)
-{
-  g_autoptr(GSocket) sock = NULL;
-  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) addr = g_inet_socket_address_new (lo, 0);
-  g_autoptr(GSocketAddress) bound = NULL;
-  g_autoptr(GError) error = NULL;
-
-  sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
-  g_assert_no_error (error);
-  g_socket_bind (sock, addr, TRUE, &error);
-  g_assert_no_error (error);
-  bound = g_socket_get_local_address (sock, &error);
-  g_assert_no_error (error);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
-static redisContext *
-redis_connect_blocking (int port)
-{
-  struct timeval tv = { 0, 200 * 1000 };
-  redisContext *c = redisConnectWithTimeout ("127.0.0.1", port, tv);
-
-  if (c != NULL && c->err)
-    {
-      redisFree (c);
-      return NULL;
-    }
-  if (c != NULL)
-    redisSetTimeout (c, (struct timeval) { 2, 0 });
-  return c;
-}
-
-static const char *current_password;
-
-static gboolean
-redis_answers (int port)
-{
-  redisContext *c = redis_connect_blocking (port);
-  redisReply *reply;
-  gboolean ok;
-
-  if (c == NULL)
-    return FALSE;
-  if (current_password != NULL)
-    {
-      reply = redisCommand (c, "AUTH %s", current_password);
-      if (reply != NULL)
-        freeReplyObject (reply);
-    }
-  reply = redisCommand (c, "PING");
-  ok = reply != NULL && reply->type == REDIS_REPLY_STATUS && g_str_equal (reply->str, "PONG");
-  if (reply != NULL)
-    freeReplyObject (reply);
-  redisFree (c);
-  return ok;
-}
-
-/* Starts redis on f->port (or a fresh port when 0); bounded wait for PING. */
-static void
-redis_start (Fixture *f)
-{
-  for (guint attempt = 0; attempt < 5; attempt++)
-    {
-      g_autoptr(GSubprocessLauncher) launcher = NULL;
-      g_autoptr(GError) error = NULL;
-      g_autofree char *port = NULL;
-      gboolean keep_port = f->port != 0;
-
-      if (!keep_port)
-        f->port = free_port ();
-      port = g_strdup_printf ("%d", f->port);
-
-      launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
-                                            G_SUBPROCESS_FLAGS_STDERR_SILENCE);
-      g_subprocess_launcher_set_child_setup (launcher, kill_with_parent, NULL, NULL);
-      g_subprocess_launcher_set_cwd (launcher, f->tmpdir);
-      {
-        const char *argv[] = { REDIS_SERVER, "--bind", "127.0.0.1", "--port", port,
-                               "--save", "", "--appendonly", "no", "--daemonize", "no",
-                               "--dir", f->tmpdir,
-                               f->password ? "--requirepass" : NULL, f->password, NULL };
-
-        f->redis = g_subprocess_launcher_spawnv (launcher, argv, &error);
-        g_assert_no_error (error);
-      }
-
-      /* At most 200 × 25 ms. */
-      for (guint i = 0; i < 200; i++)
-        {
-          if (redis_answers (f->port))
-            return;
-          g_usleep (25 * 1000);
-        }
-
-      /* Port taken (or too slow): stop it and try another port. */
-      g_subprocess_force_exit (f->redis);
-      g_subprocess_wait (f->redis, NULL, NULL);
-      g_clear_object (&f->redis);
-      if (keep_port)
-        g_usleep (200 * 1000);
-      else
-        f->port = 0;
-    }
-  g_error ("redis-server did not start");
-}
-
-static void
-redis_kill (Fixture *f)
-{
-  if (f->redis == NULL)
-    return;
-  g_subprocess_send_signal (f->redis, SIGKILL);
-  g_subprocess_wait (f->redis, NULL, NULL);
-  g_clear_object (&f->redis);
-}
-
-static redisReply *
-redis_command (Fixture    *f,
-               const char *fmt,
-               ...)
-{
-  redisContext *c = redis_connect_blocking (f->port);
-  redisReply *reply;
-  va_list ap;
-
-  g_assert_nonnull (c);
-  if (current_password != NULL)
-    freeReplyObject (redisCommand (c, "AUTH %s", current_password));
-  va_start (ap, fmt);
-  reply = redisvCommand (c, fmt, ap);
-  va_end (ap);
-  redisFree (c);
-  g_assert_nonnull (reply);
-  return reply;
-}
-
-static void
 fixture_setup (Fixture       *f,
                gconstpointer  data)
 {
-  g_autoptr(GError) error = NULL;
-
-  f->tmpdir = g_dir_make_tmp ("ww-backplane-XXXXXX", &error);
-  g_assert_no_error (error);
   f->context = g_main_context_new ();
   g_main_context_push_thread_default (f->context);
-  f->password = data;
-  current_password = data;
-  redis_start (f);
-  f->url = g_strdup_printf ("redis://127.0.0.1:%d", f->port);
+  f->redis.password = data;
+  ww_test_redis_start (&f->redis);
+  f->url = g_strdup_printf ("redis://127.0.0.1:%d", f->redis.port);
   f->ns = g_strdup_printf ("wwtest%08x", g_random_int ());
 }
 
@@ -217,61 +65,20 @@ static void
 fixture_teardown (Fixture       *f,
                   gconstpointer  data)
 {
-  redis_kill (f);
+  ww_test_redis_kill (&f->redis);
   /* Let deferred source teardown (link frees after failed connects) run. */
   for (guint i = 0; i < 100 && g_main_context_iteration (f->context, FALSE); i++)
     ;
   g_main_context_pop_thread_default (f->context);
   g_main_context_unref (f->context);
-  current_password = NULL;
-  g_rmdir (f->tmpdir);
-  g_free (f->tmpdir);
+  g_rmdir (f->redis.tmpdir);
+  g_free (f->redis.tmpdir);
   g_free (f->url);
   g_free (f->ns);
 }
 
 /* ------------------------------------------------------------------ */
 
-static gboolean
-wake_cb (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-/* One bounded iteration: returns within ~10 ms even when nothing happens. */
-static void
-iterate (GMainContext *context)
-{
-  GSource *wake = g_timeout_source_new (10);
-
-  g_source_set_callback (wake, wake_cb, NULL, NULL);
-  g_source_attach (wake, context);
-  g_main_context_iteration (context, TRUE);
-  g_source_destroy (wake);
-  g_source_unref (wake);
-}
-
-static void
-spin (GMainContext *context,
-      guint         ms)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
-
-  for (guint i = 0; i < 100000 && g_get_monotonic_time () < end; i++)
-    iterate (context);
-}
-
-/* Bounded in time (and in turns, at ~10 ms each). */
-#define WAIT_UNTIL(ctx, cond, ms) G_STMT_START {                             \
-    gint64 wait_end_ = g_get_monotonic_time () + (gint64) (ms) * 1000;       \
-    guint wait_turns_ = 0;                                                   \
-    while (!(cond))                                                          \
-      {                                                                      \
-        if (g_get_monotonic_time () > wait_end_ || ++wait_turns_ > 100000)   \
-          g_error ("%s:%d: timed out waiting for %s", __FILE__, __LINE__, #cond); \
-        iterate (ctx);                                                       \
-      }                                                                      \
-  } G_STMT_END
 
 static void
 on_message (WwBackplane *bp,
@@ -472,7 +279,7 @@ test_no_redis (void)
 {
   g_autoptr(GMainContext) context = g_main_context_new ();
   g_autoptr(GError) error = NULL;
-  g_autofree char *url = g_strdup_printf ("redis://127.0.0.1:%d", free_port ());
+  g_autofree char *url = g_strdup_printf ("redis://127.0.0.1:%d", ww_test_free_port ());
   WwBackplane *bp = ww_backplane_new (url, &error);
   WwBackplaneCounters counters;
   gboolean degraded = FALSE;
@@ -481,7 +288,7 @@ test_no_redis (void)
   n_lost_messages = 0;
   ww_backplane_set_local_clients (bp, 7);
   ww_backplane_start (bp, context);
-  spin (context, 700);
+  ww_test_spin (context, 700);
 
   g_object_get (bp, "degraded", &degraded, NULL);
   g_assert_true (degraded);
@@ -587,9 +394,11 @@ test_order (Fixture       *f,
                                      "U 7 id", "U 7 id ", "U 18446744073709551616 id {}" };
 
     for (guint i = 0; i < G_N_ELEMENTS (garbage); i++)
-      freeReplyObject (redis_command (f, "PUBLISH %s %s", channel, garbage[i]));
+      freeReplyObject (ww_test_redis_command (&f->redis, "PUBLISH %s %s",
+                                              channel, garbage[i]));
     /* And one good one after, to know the garbage has been seen. */
-    freeReplyObject (redis_command (f, "PUBLISH %s %s", channel, "C 0 tester {\"ok\":1}"));
+    freeReplyObject (ww_test_redis_command (&f->redis, "PUBLISH %s %s",
+                                            channel, "C 0 tester {\"ok\":1}"));
   }
   WAIT_UNTIL (f->context, other->log->len == n_expected + 1, WAIT_MS);
   {
@@ -601,10 +410,10 @@ test_order (Fixture       *f,
   }
 
   /* The stored state matches what was published. */
-  reply = redis_command (f, "GET %s:seq", f->ns);
+  reply = ww_test_redis_command (&f->redis, "GET %s:seq", f->ns);
   g_assert_cmpstr (reply->str, ==, "20");
   freeReplyObject (reply);
-  reply = redis_command (f, "HLEN %s:events", f->ns);
+  reply = ww_test_redis_command (&f->redis, "HLEN %s:events", f->ns);
   g_assert_cmpint (reply->integer, ==, 5);
   freeReplyObject (reply);
 
@@ -645,7 +454,7 @@ test_failover (Fixture       *f,
   end = g_get_monotonic_time () + 3 * TEST_LEASE_MS * 1000;
   while (g_get_monotonic_time () < end)
     {
-      iterate (f->context);
+      ww_test_iterate (f->context);
       g_assert_cmpuint (count_leaders (peers, 3), ==, 1);
     }
 
@@ -677,7 +486,7 @@ test_failover (Fixture       *f,
   g_assert_false (publish (next, 5, 0));
   g_assert_true (publish (next, 6, 1));
   WAIT_UNTIL (f->context, next->log->len == 6, WAIT_MS);
-  spin (f->context, 50);
+  ww_test_spin (f->context, 50);
   g_assert_cmpuint (leader->log->len, ==, 5);
   for (guint i = 0; i < 3; i++)
     if (&peers[i] != leader)
@@ -722,7 +531,7 @@ test_fencing (Fixture       *f,
   g_assert_true (publish (&peer, 1, 0));
   WAIT_UNTIL (f->context, peer.log->len == 1, WAIT_MS);
 
-  freeReplyObject (redis_command (f, "SET %s:leader intruder PX 60000", f->ns));
+  freeReplyObject (ww_test_redis_command (&f->redis, "SET %s:leader intruder PX 60000", f->ns));
   ww_backplane_get_counters (peer.bp, &before);
   g_assert_true (publish (&peer, 2, 0));  /* sent; Redis says no */
   WAIT_UNTIL (f->context, !ww_backplane_is_leader (peer.bp), WAIT_MS);
@@ -730,20 +539,20 @@ test_fencing (Fixture       *f,
   g_assert_cmpuint (after.errors, ==, before.errors + 1);
   g_assert_cmpuint (after.published, ==, before.published);
 
-  spin (f->context, 100);
+  ww_test_spin (f->context, 100);
   g_assert_cmpuint (peer.log->len, ==, 1);
   g_assert_false (ww_backplane_is_leader (peer.bp));
-  reply = redis_command (f, "GET %s:seq", f->ns);
+  reply = ww_test_redis_command (&f->redis, "GET %s:seq", f->ns);
   g_assert_cmpstr (reply->str, ==, "1");
   freeReplyObject (reply);
   /* Its renewals must not extend the intruder's lease either. */
-  reply = redis_command (f, "GET %s:leader", f->ns);
+  reply = ww_test_redis_command (&f->redis, "GET %s:leader", f->ns);
   g_assert_cmpstr (reply->str, ==, "intruder");
   freeReplyObject (reply);
 
   /* The stored seq is the floor: Redis refuses a stale one. */
-  freeReplyObject (redis_command (f, "DEL %s:leader", f->ns));
-  freeReplyObject (redis_command (f, "SET %s:seq 40", f->ns));
+  freeReplyObject (ww_test_redis_command (&f->redis, "DEL %s:leader", f->ns));
+  freeReplyObject (ww_test_redis_command (&f->redis, "SET %s:seq 40", f->ns));
   WAIT_UNTIL (f->context, ww_backplane_is_leader (peer.bp), WAIT_MS);
   g_assert_cmpuint (ww_backplane_get_shared_seq (peer.bp), ==, 40);
   g_assert_false (publish (&peer, 40, 0));
@@ -882,13 +691,15 @@ test_presence (Fixture       *f,
   WAIT_UNTIL (f->context,
               ww_backplane_get_total_clients (peers[0].bp) == 18 &&
               ww_backplane_get_total_clients (peers[2].bp) == 18, WAIT_MS);
-  reply = redis_command (f, "HEXISTS %s:presence %s", f->ns, ww_backplane_get_id (peers[1].bp));
+  reply = ww_test_redis_command (&f->redis, "HEXISTS %s:presence %s",
+                                 f->ns, ww_backplane_get_id (peers[1].bp));
   g_assert_cmpint (reply->integer, ==, 0);
   freeReplyObject (reply);
 
   /* A clean stop removes its entry right away. */
   peer_clear (&peers[2]);
-  reply = redis_command (f, "HEXISTS %s:presence %s", f->ns, ww_backplane_get_id (peers[0].bp));
+  reply = ww_test_redis_command (&f->redis, "HEXISTS %s:presence %s",
+                                 f->ns, ww_backplane_get_id (peers[0].bp));
   g_assert_cmpint (reply->integer, ==, 1);
   freeReplyObject (reply);
   WAIT_UNTIL (f->context, ww_backplane_get_total_clients (peers[0].bp) == 13, WAIT_MS);
@@ -921,7 +732,7 @@ test_redis_restart (Fixture       *f,
   for (guint i = 0; i < 2; i++)
     ww_backplane_set_local_seq (peers[i].bp, 3);
 
-  redis_kill (f);
+  ww_test_redis_kill (&f->redis);
   WAIT_UNTIL (f->context, !ww_backplane_is_connected (peers[0].bp) &&
               !ww_backplane_is_connected (peers[1].bp), WAIT_MS);
   g_assert_cmpuint (count_leaders (peers, 2), ==, 0);
@@ -940,12 +751,12 @@ test_redis_restart (Fixture       *f,
     }
 
   /* A few failed attempts while it is away, logged once. */
-  spin (f->context, 800);
+  ww_test_spin (f->context, 800);
   ww_backplane_get_counters (peers[0].bp, &counters);
   g_assert_cmpuint (counters.errors, >=, 1);
   g_assert_cmpuint (n_lost_messages, ==, 2);
 
-  redis_start (f);
+  ww_test_redis_start (&f->redis);
   WAIT_UNTIL (f->context, all_connected (peers, 2) && count_leaders (peers, 2) == 1, WAIT_MS);
   g_assert_cmpuint (n_back_messages, ==, 2);
   g_assert_cmpuint (n_lost_messages, ==, 2);
@@ -991,7 +802,7 @@ test_churn (Fixture       *f,
       peer_init (&peer, f);
       peer_start (&peer, f);
       /* Stop at different moments: before, during and after coming up. */
-      spin (f->context, round * 15);
+      ww_test_spin (f->context, round * 15);
       if (round == 3)
         {
           WAIT_UNTIL (f->context, ww_backplane_is_leader (peer.bp), WAIT_MS);
@@ -1030,7 +841,7 @@ test_redis_hangs (Fixture       *f,
     }
   WAIT_UNTIL (f->context, all_connected (peers, 2) && count_leaders (peers, 2) == 1, WAIT_MS);
 
-  g_subprocess_send_signal (f->redis, SIGSTOP);
+  g_subprocess_send_signal (f->redis.proc, SIGSTOP);
   t0 = g_get_monotonic_time ();
   WAIT_UNTIL (f->context, !ww_backplane_is_connected (peers[0].bp) &&
               !ww_backplane_is_connected (peers[1].bp), WAIT_MS);
@@ -1043,10 +854,10 @@ test_redis_hangs (Fixture       *f,
 
   /* Reconnect attempts meet a listening socket that never answers: they
    * must time out too, not hang. */
-  spin (f->context, 1200);
+  ww_test_spin (f->context, 1200);
   g_assert_false (ww_backplane_is_connected (peers[0].bp));
 
-  g_subprocess_send_signal (f->redis, SIGCONT);
+  g_subprocess_send_signal (f->redis.proc, SIGCONT);
   WAIT_UNTIL (f->context, all_connected (peers, 2) && count_leaders (peers, 2) == 1, WAIT_MS);
   g_assert_true (ww_backplane_publish_chat (peers[1].bp, "{\"type\":\"CHAT\"}"));
   WAIT_UNTIL (f->context, peers[0].log->len == 1 && peers[1].log->len == 1, WAIT_MS);
@@ -1063,10 +874,10 @@ static void
 test_auth_db (Fixture       *f,
               gconstpointer  data)
 {
-  g_autofree char *escaped = g_uri_escape_string (f->password, NULL, FALSE);
-  g_autofree char *good = g_strdup_printf ("redis://:%s@127.0.0.1:%d/3", escaped, f->port);
-  g_autofree char *bad = g_strdup_printf ("redis://:wrong@127.0.0.1:%d/3", f->port);
-  g_autofree char *none = g_strdup_printf ("redis://127.0.0.1:%d", f->port);
+  g_autofree char *escaped = g_uri_escape_string (f->redis.password, NULL, FALSE);
+  g_autofree char *good = g_strdup_printf ("redis://:%s@127.0.0.1:%d/3", escaped, f->redis.port);
+  g_autofree char *bad = g_strdup_printf ("redis://:wrong@127.0.0.1:%d/3", f->redis.port);
+  g_autofree char *none = g_strdup_printf ("redis://127.0.0.1:%d", f->redis.port);
   const char *urls[] = { bad, none };
   g_autoptr(GError) error = NULL;
   WwBackplaneCounters counters;
@@ -1081,7 +892,7 @@ test_auth_db (Fixture       *f,
       g_assert_no_error (error);
       ww_backplane_set_namespace (bp, f->ns);
       ww_backplane_start (bp, f->context);
-      spin (f->context, 600);
+      ww_test_spin (f->context, 600);
       g_assert_false (ww_backplane_is_connected (bp));
       ww_backplane_get_counters (bp, &counters);
       g_assert_cmpuint (counters.errors, >=, 2);
@@ -1099,14 +910,14 @@ test_auth_db (Fixture       *f,
   WAIT_UNTIL (f->context, peer.log->len == 1, WAIT_MS);
 
   /* The keys live in database 3. */
-  reply = redis_command (f, "GET %s:seq", f->ns);
+  reply = ww_test_redis_command (&f->redis, "GET %s:seq", f->ns);
   g_assert_cmpint (reply->type, ==, REDIS_REPLY_NIL);
   freeReplyObject (reply);
   {
-    redisContext *c = redis_connect_blocking (f->port);
+    redisContext *c = ww_test_redis_connect (&f->redis);
 
     g_assert_nonnull (c);
-    freeReplyObject (redisCommand (c, "AUTH %s", f->password));
+    freeReplyObject (redisCommand (c, "AUTH %s", f->redis.password));
     freeReplyObject (redisCommand (c, "SELECT 3"));
     reply = redisCommand (c, "GET %s:seq", f->ns);
     g_assert_cmpstr (reply->str, ==, "1");
@@ -1149,7 +960,7 @@ test_stop_reentrant (Fixture       *f,
   peer_start (&a, f);
   WAIT_UNTIL (f->context, a.n_state_loaded >= 1 && !ww_backplane_is_connected (a.bp), WAIT_MS);
   g_assert_false (ww_backplane_is_leader (a.bp));
-  spin (f->context, 50);
+  ww_test_spin (f->context, 50);
   peer_clear (&a);
 
   peer_init (&a, f);
@@ -1162,7 +973,7 @@ test_stop_reentrant (Fixture       *f,
   g_assert_true (ww_backplane_publish_chat (a.bp, "{\"type\":\"CHAT\",\"text\":\"1\"}"));
   g_assert_true (ww_backplane_publish_chat (a.bp, "{\"type\":\"CHAT\",\"text\":\"2\"}"));
   WAIT_UNTIL (f->context, a.log->len == 2 && !ww_backplane_is_connected (b.bp), WAIT_MS);
-  spin (f->context, 50);
+  ww_test_spin (f->context, 50);
   /* b stopped inside the first delivery and saw nothing more. */
   g_assert_cmpuint (b.log->len, ==, 1);
   peer_clear (&a);
@@ -1202,9 +1013,9 @@ main (int   argc,
 
   g_test_add_func ("/backplane/url/bad-and-good", test_bad_urls);
 
-  if (!g_file_test (REDIS_SERVER, G_FILE_TEST_IS_EXECUTABLE))
+  if (!g_file_test (WW_TEST_REDIS_SERVER, G_FILE_TEST_IS_EXECUTABLE))
     {
-      g_test_skip ("no " REDIS_SERVER);
+      g_test_skip ("no " WW_TEST_REDIS_SERVER);
       return g_test_run ();
     }
 
