@@ -77,6 +77,7 @@ struct _WwIo {
   guint32               now_tick;
   gboolean              in_dispatch;
   gboolean              wake_pending;
+  gint64                ready_time;  /* last value given to the source */
 
   WwPeer               *slots[N_SLOTS];
   guint32               wheel_tick;
@@ -101,6 +102,7 @@ static void peer_enter_linger (WwPeer *peer);
 static void peer_flush       (WwPeer *peer);
 static void ws_consume       (WwPeer *peer, guint8 *buf, gsize len);
 static void settle           (WwIo *io);
+static void io_set_ready_time (WwIo *io, gint64 ready_time);
 
 /* ---- clock and wake-ups ------------------------------------------------ */
 
@@ -129,7 +131,7 @@ io_wake (WwIo *io)
   if (io->in_dispatch || io->wake_pending || io->source == NULL)
     return;
   io->wake_pending = TRUE;
-  g_source_set_ready_time (io->source, 0);
+  io_set_ready_time (io, 0);
 }
 
 /* ---- timer wheel -------------------------------------------------------- */
@@ -219,6 +221,17 @@ timers_run (WwIo *io)
         }
 }
 
+/* g_source_set_ready_time() signals the context's wakeup fd every time
+ * (two syscalls and an extra loop iteration): only call it on a change. */
+static void
+io_set_ready_time (WwIo *io, gint64 ready_time)
+{
+  if (ready_time == io->ready_time)
+    return;
+  io->ready_time = ready_time;
+  g_source_set_ready_time (io->source, ready_time);
+}
+
 static void
 io_update_ready_time (WwIo *io)
 {
@@ -226,7 +239,7 @@ io_update_ready_time (WwIo *io)
 
   if (io->dirty || io->graveyard->len)
     {
-      g_source_set_ready_time (io->source, 0);
+      io_set_ready_time (io, 0);
       return;
     }
   if (io->n_timers > 0)
@@ -236,7 +249,7 @@ io_update_ready_time (WwIo *io)
   if (io->shutting_down && (due_ms < 0 || (gint64) io->shutdown_deadline_ms < due_ms))
     due_ms = (gint64) io->shutdown_deadline_ms;
   io->wake_pending = FALSE;
-  g_source_set_ready_time (io->source, due_ms < 0 ? -1 : io->t0_us + due_ms * 1000);
+  io_set_ready_time (io, due_ms < 0 ? -1 : io->t0_us + due_ms * 1000);
 }
 
 /* ---- send queue --------------------------------------------------------- */
@@ -1676,6 +1689,9 @@ io_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
   struct epoll_event events[MAX_EVENTS];
   int n;
 
+  /* See ww_io_new(): the source may recurse, but we do not. */
+  if (io->in_dispatch)
+    return G_SOURCE_CONTINUE;
   io->in_dispatch = TRUE;
   io_update_now (io);
 
@@ -1754,8 +1770,14 @@ ww_io_new (WwServer *server, GMainContext *context, GPtrArray *listeners)
   source = (WwIoSource *) g_source_new (&io_source_funcs, sizeof (WwIoSource));
   source->io = io;
   io->source = (GSource *) source;
+  io->ready_time = -1;
   g_source_set_static_name (io->source, "WwServer I/O");
   g_source_add_unix_fd (io->source, io->epfd, G_IO_IN);
+  /* A non-recursive source is blocked around each dispatch, and blocking
+   * removes and re-adds its fd to the context's poll set, which signals
+   * the context's wakeup fd twice: three extra syscalls and one extra
+   * loop iteration per wake-up.  Our dispatch guards itself instead. */
+  g_source_set_can_recurse (io->source, TRUE);
   g_source_attach (io->source, context);
   return io;
 }
@@ -1785,7 +1807,7 @@ ww_io_begin_shutdown (WwIo *io)
         ww_peer_close (peer, WW_CLOSE_GOING_AWAY, "server shutting down");
     }
   if (!io->in_dispatch)
-    g_source_set_ready_time (io->source, 0);
+    io_set_ready_time (io, 0);
 }
 
 gboolean
