@@ -206,7 +206,7 @@ test_seed_determinism (void)
   g_autoptr(SoupSession) session = feed_test_session ();
   FeedFixture *f[3];
   FeedClient *c[3];
-  g_autofree char *trail[3] = { NULL, };
+  char *trail[3] = { NULL, };
 
   /* Connecting before the first change is not guaranteed, so the history
    * is read back from the start with RESUME 0. */
@@ -232,6 +232,7 @@ test_seed_determinism (void)
 
   for (guint i = 0; i < 3; i++)
     {
+      g_free (trail[i]);
       feed_client_free (c[i]);
       feed_fixture_stop (f[i]);
     }
