@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <glib/gi18n.h>
 
 #include "ww-chart.h"
 
@@ -296,7 +297,7 @@ ww_chart_snapshot (GtkWidget   *widget,
   if (max_value == 0 && !self->compact)
     {
       cairo_set_source_rgba (cr, fg.red, fg.green, fg.blue, 0.45);
-      draw_text (cr, layout, g_dgettext (GETTEXT_PACKAGE, "No data yet"),
+      draw_text (cr, layout, _("No data yet"),
                  left + plot_w / 2, top + plot_h / 2, 0.5);
     }
 

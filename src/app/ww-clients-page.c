@@ -83,8 +83,8 @@ describe_left (WwClientRow *row,
 {
   gint64 seconds = MAX (0, now_us - ww_client_row_get_connected_at (row)) / G_USEC_PER_SEC;
 
-  return g_strdup_printf (_("Client %" G_GUINT64_FORMAT " (%s) left after %d s"),
-                          ww_client_row_get_id (row), ww_client_row_get_address (row),
+  return g_strdup_printf (_("Client %llu (%s) left after %d s"),
+                          (unsigned long long) ww_client_row_get_id (row), ww_client_row_get_address (row),
                           (int) seconds);
 }
 
@@ -120,8 +120,8 @@ ww_clients_page_update (WwClientsPage *self,
           g_hash_table_insert (self->rows, g_memdup2 (&info->id, sizeof info->id), row);
           if (joined)
             g_ptr_array_add (joined,
-                             g_strdup_printf (_("Client %" G_GUINT64_FORMAT " connected from %s (%s)"),
-                                              info->id, ww_client_row_get_address (row),
+                             g_strdup_printf (_("Client %llu connected from %s (%s)"),
+                                              (unsigned long long) info->id, ww_client_row_get_address (row),
                                               ww_client_row_get_agent (row)));
         }
       ww_client_row_set_generation (row, self->generation);

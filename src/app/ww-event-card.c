@@ -123,7 +123,7 @@ ww_event_card_set_event (WwEventCard *self,
   gtk_label_set_text (self->home_score_label, home_text);
   gtk_label_set_text (self->away_score_label, away_text);
   /* Translators: the feed's sequence number of the last update */
-  seq_text = g_strdup_printf (_("seq %" G_GUINT64_FORMAT), seq);
+  seq_text = g_strdup_printf (_("seq %llu"), (unsigned long long) seq);
   gtk_label_set_text (self->seq_label, seq_text);
   ww_event_card_refresh_age (self, g_get_real_time () / 1000);
 

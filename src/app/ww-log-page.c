@@ -61,10 +61,10 @@ update_count_label (WwLogPage *self)
 
   if (self->paused)
     text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                         "Paused · %" G_GUINT64_FORMAT " frame skipped",
-                                         "Paused · %" G_GUINT64_FORMAT " frames skipped",
+                                         "Paused · %llu frame skipped",
+                                         "Paused · %llu frames skipped",
                                          self->dropped_while_paused),
-                            self->dropped_while_paused);
+                            (unsigned long long) self->dropped_while_paused);
   else if (shown == total)
     text = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u entry", "%u entries", total),
                             total);

@@ -234,13 +234,13 @@ on_client_update (WwWindow   *self,
   ww_event_card_set_event (card, event, seq, TRUE);
 
   /* Translators: a line of the recent-updates list: time, event id, score, name, seq */
-  line = g_strdup_printf (_("%s   %s   %s   %s   seq %" G_GUINT64_FORMAT), time,
+  line = g_strdup_printf (_("%s   %s   %s   %s   seq %llu"), time,
                           ww_event_card_get_event_id (card),
                           ww_event_card_get_score_text (card),
                           name && JSON_NODE_HOLDS_VALUE (name) &&
                           json_node_get_value_type (name) == G_TYPE_STRING
                             ? json_node_get_string (name) : "",
-                          seq);
+                          (unsigned long long) seq);
   {
     const char *lines[] = { line, NULL };
 
@@ -708,12 +708,12 @@ ww_window_refresh (WwWindow *self)
 
       if (serving)
         summary = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
-                                                "Feed sequence %" G_GUINT64_FORMAT " · served to %u client",
-                                                "Feed sequence %" G_GUINT64_FORMAT " · served to %u clients",
+                                                "Feed sequence %llu · served to %u client",
+                                                "Feed sequence %llu · served to %u clients",
                                                 (gulong) server_counters.connections_active),
-                                   seq, (guint) server_counters.connections_active);
+                                   (unsigned long long) seq, (guint) server_counters.connections_active);
       else
-        summary = g_strdup_printf (_("Feed sequence %" G_GUINT64_FORMAT " · from %s"), seq,
+        summary = g_strdup_printf (_("Sequence %llu · from %s"), (unsigned long long) seq,
                                    ww_client_get_url (self->client));
       gtk_label_set_text (self->events_summary, summary);
     }
