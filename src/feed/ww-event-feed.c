@@ -105,6 +105,7 @@ struct _WwEventFeed {
 
   guint          n_clients;
   guint          presence_sent;   /* G_MAXUINT: never sent */
+  gboolean       presence_newcomer;
   gint64         presence_sent_us;
 
   char          *state_dir;       /* NULL: not persisting */
@@ -466,8 +467,12 @@ on_presence_due (gpointer data)
   WwEventFeed *self = data;
   g_autoptr(GBytes) message = NULL;
 
-  if (!on_io_context (self) || self->n_clients == self->presence_sent)
+  /* Only changes are sent, but a newcomer always learns the count (a
+   * join and a leave in the same period leave it unchanged). */
+  if (!on_io_context (self) ||
+      (self->n_clients == self->presence_sent && !self->presence_newcomer))
     return G_SOURCE_CONTINUE;
+  self->presence_newcomer = FALSE;
   message = ww_feed_message_presence (self->n_clients);
   self->presence_sent = self->n_clients;
   self->presence_sent_us = g_get_monotonic_time ();
@@ -587,6 +592,7 @@ on_peer_opened (WwPeer   *peer,
   send_bytes (peer, initial);
 
   self->n_clients++;
+  self->presence_newcomer = TRUE;
   presence_changed (self);
 }
 
