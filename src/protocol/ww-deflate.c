@@ -984,6 +984,7 @@ grow_output (WwDeflate *self,
 {
   gsize hard = (gsize) self->max_message + 1;
   gsize cap;
+  guint8 *out;
 
   if (self->out_cap >= hard)
     return FALSE;
@@ -991,12 +992,10 @@ grow_output (WwDeflate *self,
   if (cap < self->out_cap)
     cap = hard;
   cap = MIN (cap, hard);
-  self->out = g_try_realloc (self->out, cap);
-  if (self->out == NULL)
-    {
-      self->out_cap = 0;
-      return FALSE;
-    }
+  out = g_try_realloc (self->out, cap);
+  if (out == NULL)
+    return FALSE;
+  self->out = out;
   self->out_cap = cap;
   self->out_peak = MAX (self->out_peak, cap);
   return TRUE;
