@@ -42,6 +42,9 @@
 #define ACCEPT_PAUSE_MS 100
 #define PING_MAGIC      0x77777770u
 
+/* DESIGN: ≤ 400 bytes per idle connection, everything included. */
+G_STATIC_ASSERT (sizeof (WwPeer) <= 112);
+
 struct _WwOutQueue {
   GBytes **items;       /* ring */
   guint    head;
@@ -1328,6 +1331,16 @@ http_request (WwPeer *peer, const char *head, gsize len)
   const char *path, *cl, *te;
   gboolean head_only;
 
+  /* Pipelined requests from a client that does not read its answers
+   * would grow the queue without bound: the queue limit applies here too. */
+  if (io->config->max_queue_bytes && queue_size (peer->out) > io->config->max_queue_bytes)
+    {
+      WW_COUNT (io->counters, backpressure_closes, 1);
+      g_info ("HTTP client does not read its responses (%" G_GSIZE_FORMAT " bytes queued): dropped",
+              queue_size (peer->out));
+      peer_drop (peer, "HTTP responses not read");
+      return;
+    }
   WW_COUNT (io->counters, http_requests, 1);
   req = ww_http_request_parse (head, len, &error);
   if (req == NULL)

@@ -421,6 +421,12 @@ ww_server_stop (WwServer *self)
       g_mutex_unlock (&self->lock);
       return;
     }
+  if (thread == g_thread_self ())
+    {
+      g_mutex_unlock (&self->lock);
+      g_critical ("ww_server_stop() called on the server's own I/O thread");
+      return;
+    }
   self->stopping = TRUE;
   g_mutex_unlock (&self->lock);
 

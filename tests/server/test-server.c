@@ -670,6 +670,39 @@ test_limits_send_queue (void)
   wwt_server_free (server);
 }
 
+static void
+test_limits_http_pipeline_flood (void)
+{
+  g_autoptr(WwServerConfig) config = ww_server_config_new ();
+  WwServer *server;
+  WwtClient flood = { 0 };
+  WwServerCounters counters;
+  int small = 4096;
+  const char *req = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+  gsize sent = 0;
+
+  config->max_queue_bytes = 64 * 1024;
+  server = wwt_server_new (config);
+  flood.fd = wwt_connect (ww_server_get_port (server));
+  setsockopt (flood.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  /* Thousands of pipelined requests, none of the answers read. */
+  for (guint i = 0; i < 20000; i++)
+    {
+      gssize n = send (flood.fd, req, strlen (req), MSG_NOSIGNAL | MSG_DONTWAIT);
+
+      if (n <= 0)
+        break;
+      sent += (gsize) n;
+    }
+  g_assert_cmpuint (sent, >, 0);
+  g_assert_true (wwt_wait_eof (&flood, 5000));
+  close (flood.fd);
+  ww_server_get_counters (server, &counters);
+  g_assert_cmpuint (counters.backpressure_closes, ==, 1);
+  assert_echo_works (ww_server_get_port (server));
+  wwt_server_free (server);
+}
+
 /* ---- heartbeat ---------------------------------------------------------------- */
 
 static gboolean
@@ -1082,6 +1115,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/server/limits/handshake-timeout", test_limits_handshake_timeout);
   g_test_add_func ("/server/limits/rate", test_limits_rate);
   g_test_add_func ("/server/limits/send-queue", test_limits_send_queue);
+  g_test_add_func ("/server/limits/http-pipeline-flood", test_limits_http_pipeline_flood);
   g_test_add_func ("/server/heartbeat", test_heartbeat);
   g_test_add_func ("/server/lifecycle/restart", test_lifecycle_restart);
   g_test_add_func ("/server/lifecycle/no-fd-leak", test_lifecycle_no_fd_leak);
