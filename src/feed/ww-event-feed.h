@@ -16,7 +16,7 @@ typedef struct {
   guint     history;          /* 1024 UPDATEs kept for RESUME */
   char     *state_dir;        /* NULL = the user state directory */
   gboolean  persist;          /* FALSE = --no-persist */
-  guint     rate_limit;       /* messages/s per client; 0 = off */
+  guint     rate_limit;       /* messages/s per client (burst 2×); 20; 0 = off */
 } WwFeedConfig;
 
 WwFeedConfig *ww_feed_config_new  (void);
@@ -30,7 +30,10 @@ WwEventFeed *ww_event_feed_new    (const WwFeedConfig *config);
 /*
  * Registers "/" and "/ws" (WebSocket), "/events" (REST) and the browser
  * page on @server, loads the saved state, and runs the simulator on the
- * server's I/O context.  Call before ww_server_start().
+ * server's I/O context.  Call before ww_server_start().  The server's
+ * registrations hold references to the feed: it lives (and keeps
+ * simulating) as long as the server does, and saves its state one last
+ * time when the server lets go of it.  Client ids are "c" + the peer id.
  */
 gboolean     ww_event_feed_attach (WwEventFeed *self,
                                    WwServer    *server,
