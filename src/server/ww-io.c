@@ -489,6 +489,12 @@ peer_flush (WwPeer *peer)
     }
 
   epoll_set_out (peer, FALSE);
+  /* After a big message, do not keep its scratch capacity around. */
+  if (q && q->s_cap > SCRATCH_FRAME_MAX * 2)
+    {
+      g_clear_pointer (&q->scratch, g_free);
+      q->s_cap = q->s_len = q->s_off = 0;
+    }
   if (peer->state == WW_PEER_LINGER && !(peer->flags & WW_PEER_F_SHUT_WR))
     {
       /* RFC 6455 §7.1.1: the server closes the TCP connection first.
@@ -504,7 +510,7 @@ peer_flush (WwPeer *peer)
  * responses: an idle peer then never allocates a queue), queues the rest.
  */
 static void
-peer_write_direct (WwPeer *peer, GBytes *bytes)
+peer_write_direct_full (WwPeer *peer, GBytes *bytes, gboolean copy)
 {
   gsize size;
   const guint8 *data = g_bytes_get_data (bytes, &size);
@@ -536,12 +542,28 @@ peer_write_direct (WwPeer *peer, GBytes *bytes)
           return;
         }
     }
-  if (done == 0)
+  if (done == 0 && !copy)
     queue_push_bytes (peer_queue (peer), bytes);
   else
-    queue_push_bytes (peer_queue (peer), g_bytes_new_from_bytes (bytes, done, size - done));
+    {
+      g_autoptr(GBytes) rest = g_bytes_new (data + done, size - done);
+
+      queue_push_bytes (peer_queue (peer), rest);
+    }
   peer->io->total_queued += size - done;
   peer_mark_dirty (peer);
+}
+
+static void
+peer_write_direct (WwPeer *peer, GBytes *bytes)
+{
+  peer_write_direct_full (peer, bytes, FALSE);
+}
+
+static void
+peer_write_direct_copy (WwPeer *peer, GBytes *bytes)
+{
+  peer_write_direct_full (peer, bytes, TRUE);
 }
 
 /* Queue bound check, before anything is allocated (DESIGN "Limits"). */
@@ -938,6 +960,22 @@ peer_send_ping (WwPeer *peer)
 
   memcpy (payload, &magic, 4);
   memcpy (payload + 4, &now, 8);
+  if (queue_size (peer->out) == 0 && !(peer->flags & WW_PEER_F_DIRTY))
+    {
+      /* Idle peers are the common case here: write at once from the stack
+       * so 100,000 heartbeats do not allocate 100,000 send queues. */
+      guint8 frame[WW_FRAME_HEADER_MAX + sizeof payload];
+      gsize hlen = ww_frame_write_header (frame, WW_OPCODE_PING, TRUE, FALSE, sizeof payload, NULL);
+      g_autoptr(GBytes) bytes = NULL;
+
+      memcpy (frame + hlen, payload, sizeof payload);
+      if (peer->extra)
+        peer->extra->frames_out++;
+      bytes = g_bytes_new_static (frame, hlen + sizeof payload);
+      /* peer_write_direct() copies whatever it cannot write now. */
+      peer_write_direct_copy (peer, bytes);
+      return;
+    }
   peer_queue_frame (peer, WW_OPCODE_PING, payload, sizeof payload);
 }
 
