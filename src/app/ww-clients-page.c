@@ -18,6 +18,8 @@ struct _WwClientsPage
   GtkLabel         *summary_label;
   GtkWidget        *server_only_page;
   GtkWidget        *empty_page;
+  GtkWidget        *stopped_page;
+  gboolean          server_mode;
   GtkWidget        *list_page;
 
   WwServer         *server;
@@ -36,7 +38,8 @@ update_visible_child (WwClientsPage *self)
   g_autofree char *summary = NULL;
 
   if (self->server == NULL)
-    gtk_stack_set_visible_child (self->stack, self->server_only_page);
+    gtk_stack_set_visible_child (self->stack, self->server_mode ? self->stopped_page
+                                                                : self->server_only_page);
   else if (n == 0)
     gtk_stack_set_visible_child (self->stack, self->empty_page);
   else
@@ -57,6 +60,16 @@ ww_clients_page_set_server (WwClientsPage *self,
     return;
   g_set_object (&self->server, server);
   ww_clients_page_clear (self);
+}
+
+void
+ww_clients_page_set_server_mode (WwClientsPage *self,
+                                 gboolean       server_mode)
+{
+  g_return_if_fail (WW_IS_CLIENTS_PAGE (self));
+
+  self->server_mode = server_mode;
+  update_visible_child (self);
 }
 
 void
@@ -243,6 +256,7 @@ ww_clients_page_class_init (WwClientsPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, WwClientsPage, summary_label);
   gtk_widget_class_bind_template_child (widget_class, WwClientsPage, server_only_page);
   gtk_widget_class_bind_template_child (widget_class, WwClientsPage, empty_page);
+  gtk_widget_class_bind_template_child (widget_class, WwClientsPage, stopped_page);
   gtk_widget_class_bind_template_child (widget_class, WwClientsPage, list_page);
 
   gtk_widget_class_bind_template_child (widget_class, WwClientsPage, kick_column);
@@ -257,6 +271,7 @@ ww_clients_page_init (WwClientsPage *self)
   g_autoptr(GtkListItemFactory) kick_factory = gtk_signal_list_item_factory_new ();
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  self->server_mode = TRUE;
 
   g_signal_connect (kick_factory, "setup", G_CALLBACK (kick_setup), NULL);
   gtk_column_view_column_set_factory (self->kick_column, kick_factory);

@@ -24,6 +24,9 @@ void        ww_clients_page_set_server (WwClientsPage *self,
  * @joined / @left are given, a line per arrival / departure is added
  * to them (newly allocated strings).
  */
+/* Without a server: "stopped" in server mode, "only in server mode" otherwise. */
+void        ww_clients_page_set_server_mode (WwClientsPage *self,
+                                        gboolean       server_mode);
 void        ww_clients_page_update     (WwClientsPage *self,
                                         GPtrArray     *infos,
                                         gint64         now_us,

@@ -427,6 +427,8 @@ start_server (WwWindow *self)
   ww_clients_page_set_server (self->clients_page, self->server);
 
   url = ww_server_dup_url (self->server, "/ws");
+  /* The window's client is a client like any other: it shows the token. */
+  ww_client_set_token (self->client, config->token);
   {
     g_autofree char *message = g_strdup_printf (_("Server listening; the window follows it at %s"),
                                                 url);
@@ -493,6 +495,7 @@ ww_window_start (WwWindow *self)
     self->running = start_client (self);
 
   ww_traffic_page_set_server_mode (self->traffic_page, self->mode == WW_MODE_SERVER);
+  ww_clients_page_set_server_mode (self->clients_page, self->mode == WW_MODE_SERVER);
   update_warning (self);
   update_actions (self);
   ww_window_refresh (self);

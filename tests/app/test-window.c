@@ -7,6 +7,7 @@
 #include <libsoup/soup.h>
 
 #include "app/ww-client-row.h"
+#include "app/ww-preferences.h"
 #include "app/ww-window-private.h"
 
 /*
@@ -675,6 +676,87 @@ test_event_card_highlight (void)
   g_assert_finalize_object (card);
 }
 
+/* ---- settings: preferences feed the server; window state is kept ---- */
+
+static void
+test_settings_apply (void)
+{
+  g_autoptr(GSettings) settings = g_settings_new (APPLICATION_ID);
+  g_autoptr(WwServerConfig) config = loopback_config (0);
+  g_autoptr(WwFeedConfig) feed = fast_feed_config ();
+  const WwServerConfig *used;
+  WwWindow *window;
+  int width, height;
+
+  g_settings_set_int (settings, "heartbeat-interval", 7);
+  g_settings_set_string (settings, "token", "s3cret-token");
+  g_settings_set_boolean (settings, "deflate", TRUE);
+  g_settings_set_int (settings, "window-width", 900);
+  g_settings_set_int (settings, "window-height", 640);
+
+  /* port_given: the settings' port (8080) must not be used. */
+  window = ww_window_new_full (NULL, config, TRUE, feed, settings);
+  gtk_window_get_default_size (GTK_WINDOW (window), &width, &height);
+  g_assert_cmpint (width, ==, 900);
+  g_assert_cmpint (height, ==, 640);
+  gtk_window_present (GTK_WINDOW (window));
+
+  g_assert_true (ww_window_get_running (window));
+  used = ww_server_get_config (ww_window_get_server (window));
+  g_assert_cmpuint (used->heartbeat_ms, ==, 7000);
+  g_assert_cmpstr (used->token, ==, "s3cret-token");
+  g_assert_true (used->deflate);
+  g_assert_false (ww_window_get_warning_visible (window));
+
+  /* The built-in client presents the token, so the feed still arrives. */
+  g_assert_true (wait_for (all_cards_filled, window, WAIT_MS));
+
+  /* Closing keeps the size. */
+  gtk_window_set_default_size (GTK_WINDOW (window), 1000, 700);
+  {
+    gpointer weak = window;
+
+    g_object_add_weak_pointer (G_OBJECT (window), &weak);
+    gtk_window_close (GTK_WINDOW (window));
+    g_assert_true (wait_for (is_null, &weak, WAIT_MS));
+  }
+  g_assert_cmpint (g_settings_get_int (settings, "window-width"), ==, 1000);
+  g_assert_cmpint (g_settings_get_int (settings, "window-height"), ==, 700);
+  g_assert_false (g_settings_get_boolean (settings, "window-maximized"));
+
+  g_settings_reset (settings, "heartbeat-interval");
+  g_settings_reset (settings, "token");
+  g_settings_reset (settings, "deflate");
+}
+
+static void
+test_preferences_and_shortcuts (void)
+{
+  g_autoptr(GSettings) settings = g_settings_new (APPLICATION_ID);
+  g_autoptr(GtkBuilder) builder = NULL;
+  WwPreferences *prefs;
+  GObject *overlay;
+  g_auto(GStrv) origins = NULL;
+
+  /* Every row binds to an existing key (a bad key would be fatal here). */
+  prefs = ww_preferences_new (settings);
+  gtk_window_present (GTK_WINDOW (prefs));
+  spin_ms (100);
+  g_settings_set_strv (settings, "allowed-origins",
+                       (const char * const[]) { "https://a.example", "https://b.example", NULL });
+  spin_ms (50);
+  origins = g_settings_get_strv (settings, "allowed-origins");
+  g_assert_cmpuint (g_strv_length (origins), ==, 2);
+  gtk_window_destroy (GTK_WINDOW (prefs));
+  g_settings_reset (settings, "allowed-origins");
+
+  /* The shortcuts window GtkApplication loads for win.show-help-overlay. */
+  builder = gtk_builder_new_from_resource (RESOURCE_PREFIX "/gtk/help-overlay.ui");
+  overlay = gtk_builder_get_object (builder, "help_overlay");
+  g_assert_true (GTK_IS_SHORTCUTS_WINDOW (overlay));
+  gtk_window_destroy (GTK_WINDOW (overlay));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -691,6 +773,8 @@ main (int   argc,
   g_test_add_func ("/app/log/capped", test_log_capped);
   g_test_add_func ("/app/clients/model-diff", test_clients_model_diff);
   g_test_add_func ("/app/event-card/highlight", test_event_card_highlight);
+  g_test_add_func ("/app/settings/apply-and-keep", test_settings_apply);
+  g_test_add_func ("/app/settings/preferences-and-shortcuts", test_preferences_and_shortcuts);
 
   return g_test_run ();
 }

@@ -6,6 +6,7 @@
 #include <adwaita.h>
 #include <libsoup/soup.h>
 
+#include "app/ww-preferences.h"
 #include "app/ww-window-private.h"
 
 /*
@@ -33,6 +34,8 @@ typedef struct {
   GPtrArray      *conns;
   guint           step;
   int             status;
+  GtkWidget      *prefs;
+  GSettings      *settings;
 } Shots;
 
 static void
@@ -95,10 +98,10 @@ connect_clients (Shots *shots)
 }
 
 static gboolean
-save_page (Shots      *shots,
-           const char *name)
+save_widget (Shots      *shots,
+             GtkWidget  *widget,
+             const char *name)
 {
-  GtkWidget *widget = GTK_WIDGET (shots->window);
   int width = gtk_widget_get_width (widget);
   int height = gtk_widget_get_height (widget);
   g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
@@ -128,6 +131,36 @@ save_page (Shots      *shots,
 
 static const char *pages[] = { "events", "clients", "traffic", "log" };
 
+/* With WW_SCREENSHOT_EXTRA set: the preferences and a narrow window too,
+ * for checking by eye (not part of data/screenshots). */
+static gboolean
+extra_step (Shots *shots,
+            guint  step)
+{
+  switch (step)
+    {
+    case 0:
+      shots->settings = g_settings_new (APPLICATION_ID);
+      shots->prefs = GTK_WIDGET (ww_preferences_new (shots->settings));
+      gtk_window_set_transient_for (GTK_WINDOW (shots->prefs), GTK_WINDOW (shots->window));
+      gtk_window_present (GTK_WINDOW (shots->prefs));
+      return TRUE;
+    case 1:
+      save_widget (shots, shots->prefs, "preferences");
+      return TRUE;
+    case 2:
+      gtk_window_destroy (GTK_WINDOW (shots->prefs));
+      ww_window_set_page (shots->window, "events");
+      gtk_window_set_default_size (GTK_WINDOW (shots->window), 400, 760);
+      return TRUE;
+    case 3:
+      save_widget (shots, GTK_WIDGET (shots->window), "narrow");
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
 static gboolean
 next_step (gpointer data)
 {
@@ -136,13 +169,20 @@ next_step (gpointer data)
 
   if (page >= G_N_ELEMENTS (pages))
     {
+      if (g_getenv ("WW_SCREENSHOT_EXTRA") != NULL &&
+          extra_step (shots, shots->step - 2 * G_N_ELEMENTS (pages)))
+        {
+          shots->step++;
+          return G_SOURCE_CONTINUE;
+        }
       gtk_window_destroy (GTK_WINDOW (shots->window));
+      g_clear_object (&shots->settings);
       g_application_quit (G_APPLICATION (shots->app));
       return G_SOURCE_REMOVE;
     }
   if (shots->step % 2 == 0)
     ww_window_set_page (shots->window, pages[page]);
-  else if (!save_page (shots, pages[page]))
+  else if (!save_widget (shots, GTK_WIDGET (shots->window), pages[page]))
     shots->status = 1;
   shots->step++;
   return G_SOURCE_CONTINUE;
