@@ -1805,6 +1805,56 @@ ww_backplane_get_counters (WwBackplane         *self,
   out->elections = __atomic_load_n (&self->counters.elections, __ATOMIC_RELAXED);
 }
 
+void
+ww_backplane_append_metrics (WwBackplane *self,
+                             GString     *out)
+{
+  static const struct {
+    const char *name;
+    const char *type;
+    const char *help;
+  } metrics[] = {
+    { "connected", "gauge", "1 while both Redis links are up" },
+    { "leader", "gauge", "1 while this instance holds the lease" },
+    { "total_clients", "gauge", "Feed clients over all live instances" },
+    { "shared_seq", "gauge", "Highest UPDATE seq seen in Redis" },
+    { "published_total", "counter", "Messages Redis accepted from this instance" },
+    { "received_total", "counter", "Messages delivered from the channel" },
+    { "connects_total", "counter", "Times the Redis link came up" },
+    { "reconnects_total", "counter", "Times the Redis link came back after a loss" },
+    { "disconnects_total", "counter", "Losses of the Redis link" },
+    { "errors_total", "counter", "Failed connects, error replies and malformed messages" },
+    { "elections_total", "counter", "Times this instance won the lease" },
+  };
+  WwBackplaneCounters c;
+  guint64 values[G_N_ELEMENTS (metrics)];
+
+  g_return_if_fail (WW_IS_BACKPLANE (self));
+  g_return_if_fail (out != NULL);
+
+  ww_backplane_get_counters (self, &c);
+  values[0] = ww_backplane_is_connected (self);
+  values[1] = ww_backplane_is_leader (self);
+  values[2] = ww_backplane_get_total_clients (self);
+  values[3] = ww_backplane_get_shared_seq (self);
+  values[4] = c.published;
+  values[5] = c.received;
+  values[6] = c.connects;
+  values[7] = c.reconnects;
+  values[8] = c.disconnects;
+  values[9] = c.errors;
+  values[10] = c.elections;
+
+  for (guint i = 0; i < G_N_ELEMENTS (metrics); i++)
+    g_string_append_printf (out,
+                            "# HELP wirewatch_backplane_%s %s\n"
+                            "# TYPE wirewatch_backplane_%s %s\n"
+                            "wirewatch_backplane_%s %" G_GUINT64_FORMAT "\n",
+                            metrics[i].name, metrics[i].help,
+                            metrics[i].name, metrics[i].type,
+                            metrics[i].name, values[i]);
+}
+
 /* ------------------------------------------------------------------ */
 /* GObject                                                             */
 

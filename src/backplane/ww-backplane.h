@@ -117,6 +117,10 @@ void         ww_backplane_start         (WwBackplane  *self,
  * waiting, then drops both links.  Safe to call twice. */
 void         ww_backplane_stop          (WwBackplane  *self);
 
+/* Appends the Prometheus text lines (wirewatch_backplane_*) for the
+ * server's /metrics; thread-safe. */
+void         ww_backplane_append_metrics   (WwBackplane *self,
+                                            GString     *out);
 gboolean     ww_backplane_is_connected     (WwBackplane *self);
 gboolean     ww_backplane_is_leader        (WwBackplane *self);
 guint64      ww_backplane_get_shared_seq   (WwBackplane *self);

@@ -385,6 +385,19 @@ test_order (Fixture       *f,
   g_assert_cmpuint (counters.published, >=, 20);
   g_assert_cmpuint (counters.received, ==, n_expected);
   g_assert_cmpuint (counters.elections, ==, 1);
+  {
+    g_autoptr(GString) metrics = g_string_new (NULL);
+    g_autofree char *published = g_strdup_printf ("\nwirewatch_backplane_published_total %"
+                                                  G_GUINT64_FORMAT "\n", counters.published);
+
+    ww_backplane_append_metrics (leader->bp, metrics);
+    g_assert_nonnull (strstr (metrics->str, "# TYPE wirewatch_backplane_leader gauge\n"
+                                            "wirewatch_backplane_leader 1\n"));
+    g_assert_nonnull (strstr (metrics->str, "\nwirewatch_backplane_connected 1\n"));
+    g_assert_nonnull (strstr (metrics->str, "\nwirewatch_backplane_shared_seq 20\n"));
+    g_assert_nonnull (strstr (metrics->str, "# TYPE wirewatch_backplane_errors_total counter\n"));
+    g_assert_nonnull (strstr (metrics->str, published));
+  }
 
   /* Garbage on the channel: counted, never delivered. */
   ww_backplane_get_counters (other->bp, &counters);
