@@ -129,10 +129,14 @@ parse (WwRole                role,
        guint                 seed)
 {
   g_autoptr(WwMessageParser) p = ww_message_parser_new (role, limits);
-  g_autofree guint8 *copy = g_memdup2 (stream, len);
+  /* Never NULL, even for an empty stream: NULL + 0 is undefined. */
+  g_autofree guint8 *copy = g_malloc (MAX (len, 1));
   Outcome out = { g_array_new (FALSE, FALSE, sizeof (Record)), 0 };
   gsize off = 0;
   guint32 lcg = seed;
+
+  if (len > 0)
+    memcpy (copy, stream, len);
 
   while (off < len || len == 0)
     {
