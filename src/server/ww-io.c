@@ -69,7 +69,8 @@ struct _WwIo {
   GPtrArray            *listeners;   /* GSocket */
   gboolean              listening;
   GPtrArray            *conns;       /* WwPeer, every open TCP connection */
-  GHashTable           *per_address; /* address → count of WebSocket peers */
+  GHashTable           *per_address; /* address → AddrEntry */
+  guint64               sweep_at_ms;
   guint                 n_ws;        /* upgraded peers not yet dropped */
   WwPeer               *dirty;
   GPtrArray            *graveyard;
@@ -99,6 +100,13 @@ typedef struct {
   GSource source;
   WwIo   *io;
 } WwIoSource;
+
+/* Per source address: open WebSocket peers and the handshake bucket. */
+typedef struct {
+  guint   count;
+  guint32 hs_at;     /* ms */
+  double  hs_tokens;
+} AddrEntry;
 
 static void peer_drop        (WwPeer *peer, const char *why);
 static void peer_enter_linger (WwPeer *peer);
@@ -697,7 +705,7 @@ peer_drop (WwPeer *peer, const char *why)
   peer_leave_open (peer);
   if (peer->extra)
     {
-      gpointer value;
+      AddrEntry *entry;
 
       if (peer->state == WW_PEER_OPEN || peer->state == WW_PEER_CLOSE_SENT)
         {
@@ -710,12 +718,14 @@ peer_drop (WwPeer *peer, const char *why)
         }
       io->n_ws--;
       WW_COUNT_SUB (io->counters, connections_active, 1);
-      value = g_hash_table_lookup (io->per_address, peer->extra->address);
-      if (GPOINTER_TO_UINT (value) <= 1)
+      entry = g_hash_table_lookup (io->per_address, peer->extra->address);
+      if (entry && entry->count > 0)
+        entry->count--;
+      /* With a handshake rate limit the entry outlives its connections
+       * (a connect-and-close loop must not reset its bucket); a sweep
+       * drops it once the bucket is full again. */
+      if (entry && entry->count == 0 && io->config->handshakes_per_second_per_address == 0)
         g_hash_table_remove (io->per_address, peer->extra->address);
-      else
-        g_hash_table_insert (io->per_address, g_strdup (peer->extra->address),
-                             GUINT_TO_POINTER (GPOINTER_TO_UINT (value) - 1));
     }
 
   timer_unlink (io, peer);
@@ -1258,6 +1268,47 @@ extra_new (const char *address, const char *origin, const char *ua,
   return x;
 }
 
+static AddrEntry *
+addr_entry_get (WwIo *io, const char *address)
+{
+  AddrEntry *entry = g_hash_table_lookup (io->per_address, address);
+
+  if (entry == NULL)
+    {
+      entry = g_new0 (AddrEntry, 1);
+      entry->hs_tokens = io->config->handshakes_per_second_per_address;
+      entry->hs_at = (guint32) io->now_ms;
+      g_hash_table_insert (io->per_address, g_strdup (address), entry);
+    }
+  return entry;
+}
+
+/* Token bucket per source address: rate a second, one second of burst. */
+static gboolean
+handshake_rate_ok (WwIo *io, WwPeer *peer)
+{
+  guint rate = io->config->handshakes_per_second_per_address;
+  g_autofree char *address = ww_io_peer_dup_address (peer);
+  AddrEntry *entry = addr_entry_get (io, address);
+  guint32 now = (guint32) io->now_ms;
+
+  entry->hs_tokens = MIN ((double) rate, entry->hs_tokens + (double) (now - entry->hs_at) * rate / 1000.0);
+  entry->hs_at = now;
+  if (entry->hs_tokens < 1.0)
+    return FALSE;
+  entry->hs_tokens -= 1.0;
+  return TRUE;
+}
+
+static gboolean
+addr_entry_stale (gpointer key, gpointer value, gpointer data)
+{
+  AddrEntry *entry = value;
+  WwIo *io = data;
+
+  return entry->count == 0 && (guint32) io->now_ms - entry->hs_at >= 1000;
+}
+
 static void
 http_upgrade (WwPeer *peer, const WwHttpRequest *req, const char *path)
 {
@@ -1268,6 +1319,7 @@ http_upgrade (WwPeer *peer, const WwHttpRequest *req, const char *path)
   g_autofree char *address = NULL;
   WwHandshake hs = { 0 };
   WwEndpoint *ep;
+  AddrEntry *entry;
   guint per_addr;
 
   ep = ww_server_lookup_endpoint (io->server, path);
@@ -1275,6 +1327,14 @@ http_upgrade (WwPeer *peer, const WwHttpRequest *req, const char *path)
     {
       http_fail (peer, WW_HS_FAIL_NOT_FOUND, 404, "not_found",
                  "No WebSocket endpoint at this path", NULL, FALSE);
+      return;
+    }
+  if (c->handshakes_per_second_per_address && !handshake_rate_ok (io, peer))
+    {
+      const char *retry[] = { "Retry-After: 1", NULL };
+
+      http_fail (peer, WW_HS_FAIL_RATE, 429, "too_many_handshakes",
+                 "Too many handshakes from this address; try again later", retry, FALSE);
       return;
     }
   if (!ww_handshake_validate (req, NULL, &hs, &error))
@@ -1309,7 +1369,8 @@ http_upgrade (WwPeer *peer, const WwHttpRequest *req, const char *path)
     }
 
   address = ww_io_peer_dup_address (peer);
-  per_addr = GPOINTER_TO_UINT (g_hash_table_lookup (io->per_address, address));
+  entry = g_hash_table_lookup (io->per_address, address);
+  per_addr = entry ? entry->count : 0;
   if (io->shutting_down ||
       (c->max_connections && io->n_ws >= c->max_connections) ||
       (c->max_per_address && per_addr >= c->max_per_address))
@@ -1338,7 +1399,9 @@ http_upgrade (WwPeer *peer, const WwHttpRequest *req, const char *path)
   peer->extra->tokens_at = (guint32) io->now_ms;
   g_clear_pointer (&peer->head, g_byte_array_unref);
 
-  g_hash_table_insert (io->per_address, g_strdup (address), GUINT_TO_POINTER (per_addr + 1));
+  if (entry == NULL)
+    entry = addr_entry_get (io, address);
+  entry->count++;
   io->n_ws++;
   WW_COUNT (io->counters, connections_active, 1);
   WW_COUNT (io->counters, connections_total, 1);
@@ -1780,6 +1843,12 @@ io_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
   timers_run (io);
   settle (io);
 
+  if (io->config->handshakes_per_second_per_address && io->now_ms >= io->sweep_at_ms)
+    {
+      g_hash_table_foreach_remove (io->per_address, addr_entry_stale, io);
+      io->sweep_at_ms = io->now_ms + 10000;
+    }
+
   if (io->shutting_down && !io->finished &&
       (io->conns->len == 0 || io->now_ms >= io->shutdown_deadline_ms))
     io_finish_shutdown (io);
@@ -1809,7 +1878,7 @@ ww_io_new (WwServer *server, GMainContext *context, GPtrArray *listeners)
     g_error ("epoll_create1: %s", g_strerror (errno));
   io->listeners = g_ptr_array_ref (listeners);
   io->conns = g_ptr_array_new ();
-  io->per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  io->per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   io->graveyard = g_ptr_array_new ();
   io->rbuf = g_malloc (READ_BUF_SIZE);
   io->t0_us = g_get_monotonic_time ();

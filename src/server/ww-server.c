@@ -45,6 +45,7 @@ typedef struct {
 const char * const ww_hs_fail_names[WW_HS_FAIL_N] = {
   "bad_request", "header_too_large", "not_found", "method_not_allowed",
   "version", "forbidden_origin", "unauthorized", "too_many_connections", "timeout",
+  "handshake_rate",
 };
 
 static void

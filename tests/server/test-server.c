@@ -549,6 +549,41 @@ test_limits_connections (void)
 }
 
 static void
+test_limits_handshake_rate (void)
+{
+  g_autoptr(WwServerConfig) config = ww_server_config_new ();
+  WwServer *server;
+  guint ok = 0, refused = 0;
+
+  config->handshakes_per_second_per_address = 5;
+  server = wwt_server_new (config);
+  for (guint i = 0; i < 12; i++)
+    {
+      guint status = 0;
+      g_autofree char *response = NULL;
+      WwtClient *c = wwt_client_try_new (ww_server_get_port (server), "/echo", NULL,
+                                         &status, &response);
+
+      if (c)
+        ok++;
+      else
+        {
+          assert_json_error (response, 429, "too_many_handshakes");
+          refused++;
+        }
+      wwt_client_free (c);
+    }
+  /* A burst of one second's worth passes, the rest is refused. */
+  g_assert_cmpuint (ok, >=, 5);
+  g_assert_cmpuint (refused, >=, 1);
+  g_assert_cmpuint (refused, ==, 12 - ok);
+  /* The bucket refills. */
+  g_usleep (1100 * 1000);
+  assert_echo_works (ww_server_get_port (server));
+  wwt_server_free (server);
+}
+
+static void
 test_limits_handshake_timeout (void)
 {
   g_autoptr(WwServerConfig) config = ww_server_config_new ();
@@ -1113,6 +1148,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/server/ws/kick", test_kick);
   g_test_add_func ("/server/limits/connections", test_limits_connections);
   g_test_add_func ("/server/limits/handshake-timeout", test_limits_handshake_timeout);
+  g_test_add_func ("/server/limits/handshake-rate", test_limits_handshake_rate);
   g_test_add_func ("/server/limits/rate", test_limits_rate);
   g_test_add_func ("/server/limits/send-queue", test_limits_send_queue);
   g_test_add_func ("/server/limits/http-pipeline-flood", test_limits_http_pipeline_flood);
