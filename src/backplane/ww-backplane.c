@@ -57,6 +57,9 @@ static const char publish_script[] =
   "  return redis.error_reply('NOTLEADER')\n"
   "end\n"
   "local cur = redis.call('GET', KEYS[2]) or '0'\n"
+  "if tonumber(cur) == nil then\n"
+  "  return redis.error_reply('BADSEQ the stored seq is not a number')\n"
+  "end\n"
   "if tonumber(ARGV[4]) <= tonumber(cur) then\n"
   "  return redis.error_reply('STALESEQ ' .. cur)\n"
   "end\n"
@@ -67,6 +70,9 @@ static const char publish_script[] =
 /* KEYS: events seq; ARGV: floor → {seq, {field, value…}} */
 static const char state_script[] =
   "local cur = redis.call('GET', KEYS[2]) or '0'\n"
+  "if tonumber(cur) == nil then\n"
+  "  return redis.error_reply('BADSEQ the stored seq is not a number')\n"
+  "end\n"
   "if tonumber(ARGV[1]) > tonumber(cur) then\n"
   "  redis.call('SET', KEYS[2], ARGV[1])\n"
   "  cur = ARGV[1]\n"
@@ -941,7 +947,14 @@ state_cb (redisAsyncContext *ac,
       if (task != NULL)
         g_task_return_error (task, g_steal_pointer (&error));
       else
-        g_debug ("Cannot read the shared state: %s", error->message);
+        {
+          /* Unreadable state (someone else's keys?): still compete for
+           * the lease, whose script reads the state again. */
+          g_message ("Cannot read the shared state in Redis: %s", error->message);
+          if (self->started && g_atomic_int_get (&self->connected) &&
+              self->lease_source == NULL && !self->lease_in_flight)
+            lease_tick (self);
+        }
       return;
     }
 

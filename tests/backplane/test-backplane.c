@@ -1035,6 +1035,39 @@ test_burst (Fixture       *f,
     peer_clear (&peers[i]);
 }
 
+/* Keys of the wrong type or content in Redis: errors are counted, the
+ * instance stays connected and takes over once the keys are sane. */
+static void
+test_corrupt_state (Fixture       *f,
+                    gconstpointer  data)
+{
+  Peer peer;
+  WwBackplaneCounters counters;
+
+  freeReplyObject (ww_test_redis_command (&f->redis, "SET %s:events not-a-hash", f->ns));
+  freeReplyObject (ww_test_redis_command (&f->redis, "SET %s:seq garbage", f->ns));
+
+  peer_init (&peer, f);
+  peer_start (&peer, f);
+  WAIT_UNTIL (f->context, ww_backplane_is_connected (peer.bp), WAIT_MS);
+  ww_test_spin (f->context, 3 * TEST_LEASE_MS);
+  g_assert_true (ww_backplane_is_connected (peer.bp));
+  g_assert_false (ww_backplane_is_leader (peer.bp));
+  g_assert_cmpuint (peer.n_state_loaded, ==, 0);
+  ww_backplane_get_counters (peer.bp, &counters);
+  g_assert_cmpuint (counters.errors, >=, 2);
+
+  freeReplyObject (ww_test_redis_command (&f->redis, "DEL %s:events", f->ns));
+  freeReplyObject (ww_test_redis_command (&f->redis, "SET %s:seq 9", f->ns));
+  WAIT_UNTIL (f->context, ww_backplane_is_leader (peer.bp), WAIT_MS);
+  g_assert_cmpuint (peer.last_state_seq, ==, 9);
+  g_assert_cmpuint (ww_backplane_get_shared_seq (peer.bp), ==, 9);
+  g_assert_true (publish (&peer, 10, 0));
+  WAIT_UNTIL (f->context, peer.log->len == 1, WAIT_MS);
+
+  peer_clear (&peer);
+}
+
 static GLogWriterOutput
 count_writer (GLogLevelFlags   level,
               const GLogField *fields,
@@ -1087,6 +1120,7 @@ main (int   argc,
   ADD ("redis-hangs", test_redis_hangs);
   ADD ("stop-reentrant", test_stop_reentrant);
   ADD ("burst", test_burst);
+  ADD ("corrupt-state", test_corrupt_state);
 #undef ADD
   g_test_add ("/backplane/auth-db", Fixture, "s3cr@t:pw", fixture_setup, test_auth_db,
               fixture_teardown);
