@@ -82,11 +82,35 @@ ww_http_find_head_end (const guint8 *buf,
                        gsize         max_head,
                        GError      **error)
 {
+  gsize scanned = 0;
+
+  return ww_http_find_head_end_from (buf, len, max_head, &scanned, error);
+}
+
+/**
+ * ww_http_find_head_end_from:
+ * @scanned: (inout): bytes of @buf already searched by an earlier call on
+ *   the same (grown) buffer; 0 at first
+ *
+ * ww_http_find_head_end() for a head that is accumulated across reads:
+ * each call searches only what is new (plus 3 bytes of overlap for a
+ * CRLF CRLF cut between reads), so a head that arrives a byte at a time
+ * costs O(n) in total instead of O(n²).
+ */
+gssize
+ww_http_find_head_end_from (const guint8 *buf,
+                            gsize         len,
+                            gsize         max_head,
+                            gsize        *scanned,
+                            GError      **error)
+{
   gsize limit = MIN (len, max_head);
-  gsize i = 0;
+  gsize i;
 
   g_return_val_if_fail (buf != NULL || len == 0, -1);
+  g_return_val_if_fail (scanned != NULL, -1);
 
+  i = *scanned > 3 ? *scanned - 3 : 0;
   while (i < limit)
     {
       const guint8 *nl = memchr (buf + i, '\n', limit - i);
@@ -96,9 +120,13 @@ ww_http_find_head_end (const guint8 *buf,
         break;
       at = (gsize) (nl - buf);
       if (at >= 3 && buf[at - 1] == '\r' && buf[at - 2] == '\n' && buf[at - 3] == '\r')
-        return (gssize) (at + 1);
+        {
+          *scanned = at + 1;
+          return (gssize) (at + 1);
+        }
       i = at + 1;
     }
+  *scanned = MAX (*scanned, limit);
 
   if (len >= max_head)
     {

@@ -22,6 +22,16 @@ gssize         ww_http_find_head_end        (const guint8   *buf,
                                              gsize           len,
                                              gsize           max_head,
                                              GError        **error);
+/*
+ * The same for a head accumulated across reads: @scanned (0 at first)
+ * remembers how far earlier calls searched, so that only new bytes are
+ * scanned.  Keep passing the whole accumulated buffer.
+ */
+gssize         ww_http_find_head_end_from   (const guint8   *buf,
+                                             gsize           len,
+                                             gsize           max_head,
+                                             gsize          *scanned,
+                                             GError        **error);
 /* Errors: WW_HTTP_ERROR with 400 (malformed), 501/505 as RFC 9112 says. */
 WwHttpRequest *ww_http_request_parse        (const char     *head,
                                              gsize           len,

@@ -20,7 +20,7 @@
  *
  * Properties checked:
  * - head-end search never reports an end past the limit, and 431 only
- *   when the input reached it;
+ *   when the input reached it; the incremental search agrees with it;
  * - parse errors are 400, 431, 501 or 505; handshake errors 400, 405, 426;
  * - every accessor works on an accepted request, and the decoded path
  *   holds no NUL;
@@ -99,6 +99,25 @@ fuzz_request (const guint8 *head,
     }
   CHECK (error == NULL);
   CHECK ((gsize) end <= MIN (len, max_head));
+
+  /* The incremental search agrees with the one-shot search, whatever the
+   * read sizes. */
+  {
+    gsize scanned = 0;
+    gssize inc = 0;
+    gsize step = 1 + len / 32;
+
+    for (gsize n = MIN (step, len); ; n = MIN (n + step, len))
+      {
+        g_autoptr(GError) inc_error = NULL;
+
+        inc = ww_http_find_head_end_from (head, n, max_head, &scanned, &inc_error);
+        CHECK (inc >= 0 && inc_error == NULL);
+        if (inc != 0 || n == len)
+          break;
+      }
+    CHECK (inc == end);
+  }
 
   /* Parse what was found, or the whole input to exercise the parser on
    * unterminated heads too. */

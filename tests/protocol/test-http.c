@@ -48,6 +48,46 @@ test_find_head_end_never_past_limit (void)
   g_assert_error (error, WW_HTTP_ERROR, 431);
 }
 
+/* Incremental search: same answers as a full search for every way the
+ * head can arrive, including CRLF CRLF cut between reads. */
+static void
+test_find_head_end_incremental (void)
+{
+  const char *head = "GET / HTTP/1.1\r\nHost: a\r\nX: \r\n\r\nrest";
+  gsize total = strlen (head);
+  gsize head_len = total - 4;
+
+  for (gsize step = 1; step <= 7; step++)
+    {
+      gsize scanned = 0;
+      gssize found = 0;
+
+      for (gsize n = step; ; n = MIN (n + step, total))
+        {
+          g_autoptr(GError) error = NULL;
+
+          found = ww_http_find_head_end_from ((const guint8 *) head, n, 16384, &scanned, &error);
+          g_assert_no_error (error);
+          g_assert_cmpuint (scanned, <=, n);
+          if (found != 0 || n == total)
+            break;
+        }
+      g_assert_cmpint (found, ==, head_len);
+    }
+
+  {
+    g_autoptr(GError) error = NULL;
+    gsize scanned = 0;
+
+    g_assert_cmpint (ww_http_find_head_end_from ((const guint8 *) head, 10, 20, &scanned, &error),
+                     ==, 0);
+    g_assert_cmpuint (scanned, ==, 10);
+    g_assert_cmpint (ww_http_find_head_end_from ((const guint8 *) head, 25, 20, &scanned, &error),
+                     ==, -1);
+    g_assert_error (error, WW_HTTP_ERROR, 431);
+  }
+}
+
 static WwHttpRequest *
 parse_ok (const char *head)
 {
@@ -344,6 +384,7 @@ main (int   argc,
 
   g_test_add_func ("/http/find-head-end", test_find_head_end);
   g_test_add_func ("/http/find-head-end-limit", test_find_head_end_never_past_limit);
+  g_test_add_func ("/http/find-head-end-incremental", test_find_head_end_incremental);
   g_test_add_func ("/http/parse", test_parse_request);
   g_test_add_func ("/http/forms", test_parse_forms);
   for (guint i = 0; i < G_N_ELEMENTS (bad_cases); i++)
