@@ -565,6 +565,13 @@ follow_io_context (WwEventFeed *self)
   move_source (self, &self->sim_source, SIM_SOURCE_NAME, on_sim_due);
   move_source (self, &self->presence_source, PRESENCE_SOURCE_NAME, on_presence_due);
   move_source (self, &self->save_source, SAVE_SOURCE_NAME, on_save_due);
+
+  /* A timer that fired on the old context did nothing: arm them again. */
+  sim_reschedule (self);
+  if (self->n_clients != self->presence_sent || self->presence_newcomer)
+    presence_changed (self);
+  if (self->dirty)
+    schedule_save (self);
 }
 
 /* ------------------------------------------------------------------ */
