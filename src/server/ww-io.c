@@ -16,6 +16,7 @@
 #include "ww-server-private.h"
 #include "protocol/ww-handshake.h"
 #include "protocol/ww-protocol-error.h"
+#include "protocol/ww-utf8.h"
 
 /*
  * The I/O engine of one server thread.  GMainContext polls every attached
@@ -70,6 +71,8 @@ struct _WwIo {
   gboolean              listening;
   GPtrArray            *conns;       /* WwPeer, every open TCP connection */
   GHashTable           *per_address; /* address → AddrEntry */
+  WwDeflateConfig       deflate_config;
+  WwDeflateShared      *deflate_shared;
   guint64               sweep_at_ms;
   guint                 n_ws;        /* upgraded peers not yet dropped */
   WwPeer               *dirty;
@@ -600,7 +603,26 @@ peer_check_room (WwPeer *peer, gsize len)
 static void
 peer_queue_frame (WwPeer *peer, guint8 opcode, const guint8 *data, gsize len)
 {
+  g_autoptr(GBytes) compressed = NULL;
+  gboolean rsv1 = FALSE;
   WwOutQueue *q;
+
+  if (peer->extra && peer->extra->deflate && !ww_opcode_is_control (opcode) &&
+      ww_deflate_should_compress (peer->extra->deflate, len))
+    {
+      g_autoptr(GError) error = NULL;
+
+      compressed = ww_deflate_compress (peer->extra->deflate, data, len, &error);
+      if (compressed == NULL)
+        {
+          ww_peer_close (peer, error && error->domain == WW_PROTOCOL_ERROR
+                               ? (guint16) error->code : WW_CLOSE_INTERNAL_ERROR,
+                         "compression failed");
+          return;
+        }
+      data = g_bytes_get_data (compressed, &len);
+      rsv1 = TRUE; /* RFC 7692 §6: RSV1 marks a compressed message */
+    }
 
   if (!peer_check_room (peer, len + WW_FRAME_HEADER_MAX))
     return;
@@ -608,7 +630,7 @@ peer_queue_frame (WwPeer *peer, guint8 opcode, const guint8 *data, gsize len)
   if (len <= SCRATCH_FRAME_MAX)
     {
       guint8 *dst = queue_reserve (q, len + WW_FRAME_HEADER_MAX);
-      gsize hlen = ww_frame_write_header (dst, opcode, TRUE, FALSE, len, NULL);
+      gsize hlen = ww_frame_write_header (dst, opcode, TRUE, rsv1, len, NULL);
 
       if (len)
         memcpy (dst + hlen, data, len);
@@ -617,10 +639,14 @@ peer_queue_frame (WwPeer *peer, guint8 opcode, const guint8 *data, gsize len)
     }
   else
     {
-      g_autoptr(GBytes) frame = ww_frame_encode (WW_ROLE_SERVER, opcode, data, len);
+      guint8 *buf = g_malloc (len + WW_FRAME_HEADER_MAX);
+      gsize hlen = ww_frame_write_header (buf, opcode, TRUE, rsv1, len, NULL);
+      g_autoptr(GBytes) frame = NULL;
 
+      memcpy (buf + hlen, data, len);
+      frame = g_bytes_new_take (buf, hlen + len);
       queue_push_bytes (q, frame);
-      peer->io->total_queued += g_bytes_get_size (frame);
+      peer->io->total_queued += hlen + len;
     }
   if (peer->extra)
     {
@@ -746,6 +772,8 @@ peer_drop (WwPeer *peer, const char *why)
   peer->out = NULL;
   g_clear_pointer (&peer->parser, ww_message_parser_free);
   g_clear_pointer (&peer->head, g_byte_array_unref);
+  if (peer->extra)
+    g_clear_pointer (&peer->extra->deflate, ww_deflate_free);
   WW_COUNT_SUB (io->counters, tcp_active, 1);
 
   g_ptr_array_add (io->graveyard, peer);
@@ -922,16 +950,65 @@ ww_endpoint_broadcast (WwEndpoint *endpoint, GBytes *frame)
     ww_peer_send_frame (endpoint->peers->pdata[i - 1], frame);
 }
 
+/* A compressed text frame for peers that take @bits, made once per
+ * broadcast (RFC 7692 §7.1.1.1: no context takeover lets them share). */
+static GBytes *
+shared_compressed_frame (WwIo *io, guint bits, const char *text, gsize len)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) payload = ww_deflate_shared_compress (io->deflate_shared, bits, text, len, &error);
+  gsize plen;
+  const guint8 *pdata;
+  guint8 *buf;
+  gsize hlen;
+
+  if (payload == NULL)
+    return NULL;
+  pdata = g_bytes_get_data (payload, &plen);
+  buf = g_malloc (plen + WW_FRAME_HEADER_MAX);
+  hlen = ww_frame_write_header (buf, WW_OPCODE_TEXT, TRUE, TRUE, plen, NULL);
+  if (plen)
+    memcpy (buf + hlen, pdata, plen);
+  return g_bytes_new_take (buf, hlen + plen);
+}
+
 void
 ww_endpoint_broadcast_text (WwEndpoint *endpoint, const char *text, gsize len)
 {
   g_autoptr(GBytes) frame = NULL;
+  GBytes *by_bits[16] = { NULL };
+  WwIo *io;
 
   g_return_if_fail (endpoint != NULL);
   if (endpoint->peers->len == 0)
     return;
   frame = ww_frame_encode (WW_ROLE_SERVER, WW_OPCODE_TEXT, text, len);
-  ww_endpoint_broadcast (endpoint, frame);
+  io = ((WwPeer *) endpoint->peers->pdata[0])->io;
+  if (io->deflate_shared == NULL)
+    {
+      ww_endpoint_broadcast (endpoint, frame);
+      return;
+    }
+
+  for (guint i = endpoint->peers->len; i > 0; i--)
+    {
+      WwPeer *peer = endpoint->peers->pdata[i - 1];
+      WwDeflate *d = peer->extra ? peer->extra->deflate : NULL;
+      guint bits = d && ww_deflate_should_compress (d, len) ? ww_deflate_broadcast_window (d) : 0;
+
+      if (bits >= 8 && bits <= 15)
+        {
+          if (by_bits[bits] == NULL)
+            by_bits[bits] = shared_compressed_frame (io, bits, text, len);
+          ww_peer_send_frame (peer, by_bits[bits] ? by_bits[bits] : frame);
+        }
+      else if (d && bits == 0 && ww_deflate_should_compress (d, len))
+        ww_peer_send_text (peer, text, len); /* keeps context: its own stream */
+      else
+        ww_peer_send_frame (peer, frame);
+    }
+  for (guint b = 0; b < G_N_ELEMENTS (by_bits); b++)
+    g_clear_pointer (&by_bits[b], g_bytes_unref);
 }
 
 guint
@@ -1095,6 +1172,7 @@ ws_consume (WwPeer *peer, guint8 *buf, gsize len)
       limits.max_message = max_message;
       limits.max_frame = io->config->max_frame ? MIN (io->config->max_frame, max_message) : 0;
       limits.validate_utf8 = TRUE;
+      limits.allow_rsv1 = peer->extra && peer->extra->deflate;
       peer->parser = ww_message_parser_new (WW_ROLE_SERVER, &limits);
     }
 
@@ -1143,6 +1221,33 @@ ws_consume (WwPeer *peer, guint8 *buf, gsize len)
                   peer->extra->id, peer->extra->address, io->config->rate_limit);
           ww_peer_close (peer, WW_CLOSE_POLICY_VIOLATION, "rate limit exceeded");
           break;
+        }
+      if (ev.compressed && peer->extra->deflate)
+        {
+          g_autoptr(GBytes) plain = NULL;
+          g_autoptr(GError) inflate_error = NULL;
+          gsize plen;
+          const guint8 *pdata;
+
+          plain = ww_deflate_inflate (peer->extra->deflate, ev.data, ev.len, &inflate_error);
+          if (plain == NULL)
+            {
+              peer_fail (peer, inflate_error && inflate_error->domain == WW_PROTOCOL_ERROR
+                               ? (guint16) inflate_error->code : WW_CLOSE_INVALID_PAYLOAD,
+                         inflate_error ? inflate_error->message : "inflate failed");
+              break;
+            }
+          pdata = g_bytes_get_data (plain, &plen);
+          /* The parser cannot check compressed text: do it now (§8.1). */
+          if (ev.opcode == WW_OPCODE_TEXT && !ww_utf8_validate (pdata, plen))
+            {
+              peer_fail (peer, WW_CLOSE_INVALID_PAYLOAD, "Text message is not valid UTF-8");
+              break;
+            }
+          if (peer->endpoint->vtable.message)
+            peer->endpoint->vtable.message (peer, ev.opcode, pdata ? pdata : (const guint8 *) "",
+                                            plen, peer->endpoint->user_data);
+          continue;
         }
       if (peer->endpoint->vtable.message)
         peer->endpoint->vtable.message (peer, ev.opcode, ev.data, ev.len,
@@ -1321,6 +1426,9 @@ http_upgrade (WwPeer *peer, const WwHttpRequest *req, const char *path)
   WwEndpoint *ep;
   AddrEntry *entry;
   guint per_addr;
+  WwDeflateParams deflate_params = { 0 };
+  g_autofree char *deflate_response = NULL;
+  gboolean have_deflate = FALSE;
 
   ep = ww_server_lookup_endpoint (io->server, path);
   if (ep == NULL)
@@ -1386,7 +1494,10 @@ http_upgrade (WwPeer *peer, const WwHttpRequest *req, const char *path)
       return;
     }
 
-  response = ww_handshake_build_response (&hs, NULL);
+  if (io->deflate_shared && hs.extensions)
+    have_deflate = ww_deflate_negotiate (&io->deflate_config, hs.extensions,
+                                         &deflate_params, &deflate_response);
+  response = ww_handshake_build_response (&hs, deflate_response);
   ww_handshake_clear (&hs);
 
   peer->extra = extra_new (address,
@@ -1396,6 +1507,12 @@ http_upgrade (WwPeer *peer, const WwHttpRequest *req, const char *path)
   peer->extra->id = ww_server_next_peer_id (io->server);
   peer->extra->connected_at = g_get_real_time ();
   peer->extra->tokens = c->rate_limit;
+  if (have_deflate)
+    {
+      peer->extra->deflate = ww_deflate_new (WW_ROLE_SERVER, &deflate_params,
+                                             &io->deflate_config, io->deflate_shared);
+      ww_deflate_set_max_message (peer->extra->deflate, ep->max_message);
+    }
   peer->extra->tokens_at = (guint32) io->now_ms;
   g_clear_pointer (&peer->head, g_byte_array_unref);
 
@@ -1616,6 +1733,8 @@ peer_on_readable (WwPeer *peer)
 static void
 peer_trim (WwPeer *peer)
 {
+  if (peer->extra && peer->extra->deflate)
+    ww_deflate_release_idle (peer->extra->deflate);
   if (peer->parser && !ww_message_parser_in_message (peer->parser) &&
       ww_message_parser_buffered (peer->parser) == 0)
     g_clear_pointer (&peer->parser, ww_message_parser_free);
@@ -1885,6 +2004,15 @@ ww_io_new (WwServer *server, GMainContext *context, GPtrArray *listeners)
   io_update_now (io);
   io->wheel_tick = io->now_tick;
 
+  ww_deflate_config_init (&io->deflate_config);
+  if (io->config->deflate)
+    {
+      /* DESIGN: a broadcast is compressed once, so we always ask for
+       * server_no_context_takeover (the config's default). */
+      io->deflate_config.enabled = TRUE;
+      io->deflate_shared = ww_deflate_shared_new (&io->deflate_config);
+    }
+
   io_listen_enable (io, TRUE);
 
   source = (WwIoSource *) g_source_new (&io_source_funcs, sizeof (WwIoSource));
@@ -1948,6 +2076,7 @@ ww_io_free (WwIo *io)
   g_ptr_array_unref (io->conns);
   g_ptr_array_unref (io->graveyard);
   g_hash_table_unref (io->per_address);
+  g_clear_pointer (&io->deflate_shared, ww_deflate_shared_free);
   g_main_context_unref (io->context);
   g_free (io->rbuf);
   g_free (io);

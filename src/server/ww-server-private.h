@@ -7,6 +7,7 @@
 #include "protocol/ww-frame.h"
 #include "protocol/ww-http.h"
 #include "protocol/ww-message-parser.h"
+#include "protocol/ww-deflate.h"
 
 G_BEGIN_DECLS
 
@@ -79,6 +80,7 @@ struct _WwPeerInfoPriv {
   guint64        bytes_in;
   guint64        bytes_out;
   gint64         last_rtt_us;
+  WwDeflate     *deflate;          /* permessage-deflate, when negotiated */
   gpointer       data;
   GDestroyNotify data_destroy;
   double         tokens;           /* rate limit bucket */

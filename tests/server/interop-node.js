@@ -7,7 +7,8 @@ const WebSocket = require('ws');
 const crypto = require('crypto');
 
 const port = process.argv[2];
-const ws = new WebSocket(`ws://127.0.0.1:${port}/echo`, { perMessageDeflate: false, maxPayload: 0 });
+const deflate = process.argv[3] === 'deflate';
+const ws = new WebSocket(`ws://127.0.0.1:${port}/echo`, { perMessageDeflate: deflate, maxPayload: 0 });
 const messages = ['hello', '', 'é✓'.repeat(1000), Buffer.alloc(0), crypto.randomBytes(1 << 20),
                   'y'.repeat(70 * 1024)];
 let index = 0;
@@ -28,7 +29,11 @@ function sendNext () {
   ws.send(m, { binary: Buffer.isBuffer(m) });
 }
 
-ws.on('open', sendNext);
+ws.on('open', () => {
+  const agreed = ws.extensions.includes('permessage-deflate');
+  if (agreed !== deflate) fail(`permessage-deflate agreed: ${agreed}`);
+  sendNext();
+});
 ws.on('message', (data, isBinary) => {
   const m = messages[index];
   const expected = Buffer.isBuffer(m) ? m : Buffer.from(m, 'utf8');
@@ -44,7 +49,7 @@ ws.on('pong', (data) => {
 ws.on('close', (code) => {
   if (code !== 1000) fail(`closed with ${code}`);
   if (index !== messages.length) fail('closed early');
-  console.error('node ws interop: ok');
+  console.error('node ws interop' + (deflate ? ' (permessage-deflate)' : '') + ': ok');
   process.exit(0);
 });
 ws.on('error', (e) => fail(e.message));

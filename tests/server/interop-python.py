@@ -12,6 +12,23 @@ import sys
 import websockets
 
 
+async def deflate(port):
+    """permessage-deflate (RFC 7692): negotiated, and every message still
+    comes back exactly, compressible or not."""
+    url = f"ws://127.0.0.1:{port}/echo"
+    async with websockets.connect(url, max_size=None, compression="deflate") as ws:
+        names = [e.name for e in ws.extensions]
+        assert names == ["permessage-deflate"], names
+        for message in ["short", "compress me " * 5000, os.urandom(100000),
+                        "é✓" * 30000, b"\x00" * (2 << 20)]:
+            await ws.send(message)
+            echoed = await asyncio.wait_for(ws.recv(), 10)
+            assert echoed == message, f"echo of {len(message)} bytes differs"
+        await ws.close(code=1000)
+        assert ws.close_code == 1000, ws.close_code
+    print("python websockets permessage-deflate interop: ok", file=sys.stderr)
+
+
 async def main(port):
     url = f"ws://127.0.0.1:{port}/echo"
     async with websockets.connect(url, max_size=None, compression=None) as ws:
@@ -38,4 +55,7 @@ async def main(port):
     print("python websockets interop: ok", file=sys.stderr)
 
 
-asyncio.run(main(int(sys.argv[1])))
+if len(sys.argv) > 2 and sys.argv[2] == "deflate":
+    asyncio.run(deflate(int(sys.argv[1])))
+else:
+    asyncio.run(main(int(sys.argv[1])))

@@ -49,9 +49,19 @@ run_client (const char * const *argv, guint timeout_ms)
   g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, 0);
 }
 
-static void
-test_python (void)
+static WwServer *
+new_server (gboolean deflate)
 {
+  g_autoptr(WwServerConfig) config = ww_server_config_new ();
+
+  config->deflate = deflate;
+  return wwt_server_new (config);
+}
+
+static void
+test_python (gconstpointer data)
+{
+  gboolean deflate = GPOINTER_TO_INT (data);
   WwServer *server;
   g_autofree char *script = NULL;
   g_autofree char *port = NULL;
@@ -61,16 +71,18 @@ test_python (void)
       g_test_skip ("/usr/bin/python3 is not installed");
       return;
     }
-  server = wwt_server_new (NULL);
+  server = new_server (deflate);
   script = g_build_filename (WW_TEST_SRCDIR, "interop-python.py", NULL);
   port = g_strdup_printf ("%u", ww_server_get_port (server));
-  run_client ((const char * const[]) { "/usr/bin/python3", script, port, NULL }, 60000);
+  run_client ((const char * const[]) { "/usr/bin/python3", script, port,
+                                       deflate ? "deflate" : "plain", NULL }, 60000);
   wwt_server_free (server);
 }
 
 static void
-test_node (void)
+test_node (gconstpointer data)
 {
+  gboolean deflate = GPOINTER_TO_INT (data);
   WwServer *server;
   g_autofree char *script = NULL;
   g_autofree char *port = NULL;
@@ -82,10 +94,11 @@ test_node (void)
       g_test_skip ("Node's ws is not installed: run `cd tests && npm install --no-audit --no-fund`");
       return;
     }
-  server = wwt_server_new (NULL);
+  server = new_server (deflate);
   script = g_build_filename (WW_TEST_SRCDIR, "interop-node.js", NULL);
   port = g_strdup_printf ("%u", ww_server_get_port (server));
-  run_client ((const char * const[]) { node, script, port, NULL }, 60000);
+  run_client ((const char * const[]) { node, script, port, deflate ? "deflate" : "plain", NULL },
+              60000);
   wwt_server_free (server);
 }
 
@@ -93,7 +106,9 @@ int
 main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/interop/python-websockets", test_python);
-  g_test_add_func ("/interop/node-ws", test_node);
+  g_test_add_data_func ("/interop/python-websockets", GINT_TO_POINTER (FALSE), test_python);
+  g_test_add_data_func ("/interop/python-websockets-deflate", GINT_TO_POINTER (TRUE), test_python);
+  g_test_add_data_func ("/interop/node-ws", GINT_TO_POINTER (FALSE), test_node);
+  g_test_add_data_func ("/interop/node-ws-deflate", GINT_TO_POINTER (TRUE), test_node);
   return g_test_run ();
 }
