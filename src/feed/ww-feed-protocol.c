@@ -519,9 +519,13 @@ handle_chat (JsonObject    *msg,
 static void
 handle_resume (WwFeedState   *state,
                JsonObject    *msg,
+               const char    *data,
+               gsize          len,
                guint64        live_from,
                WwFeedActions *out)
 {
+  const char *raw = NULL;
+  gsize raw_len = 0;
   gint64 seq;
 
   if (json_object_get_member (msg, "seq") == NULL)
@@ -533,6 +537,19 @@ handle_resume (WwFeedState   *state,
     {
       reply_error (out, "bad_field", "RESUME seq must be a non-negative integer");
       return;
+    }
+  /* json-glib wraps integers beyond 64 bits around; read the text. */
+  if (find_raw_member (data, len, "seq", &raw, &raw_len))
+    {
+      g_autofree char *digits = g_strndup (raw, raw_len);
+      guint64 value;
+
+      if (!g_ascii_string_to_unsigned (digits, 10, 0, G_MAXINT64, &value, NULL) ||
+          value != (guint64) seq)
+        {
+          reply_error (out, "bad_field", "RESUME seq is out of range");
+          return;
+        }
     }
   if (ww_feed_state_resume (state, (guint64) seq, live_from, out->replies) ==
       WW_FEED_RESUME_INITIAL)
@@ -632,7 +649,7 @@ ww_feed_protocol_handle (WwFeedState   *state,
   else if (g_str_equal (type, "CHAT"))
     handle_chat (msg, client_id, now_ms, out);
   else if (g_str_equal (type, "RESUME"))
-    handle_resume (state, msg, live_from, out);
+    handle_resume (state, msg, (const char *) data, len, live_from, out);
   else
     reply_error (out, "unknown_type", "unknown type; a client sends PING, CHAT or RESUME");
 }

@@ -174,6 +174,10 @@ test_malformed (void)
   assert_error (state, 0x1, "{\"type\":\"RESUME\",\"seq\":\"3\"}", -1, "bad_field");
   assert_error (state, 0x1, "{\"type\":\"RESUME\",\"seq\":1.5}", -1, "bad_field");
   assert_error (state, 0x1, "{\"type\":\"RESUME\",\"seq\":null}", -1, "bad_field");
+  /* Beyond 64 bits (json-glib would wrap these around). */
+  assert_error (state, 0x1, "{\"type\":\"RESUME\",\"seq\":18446744073709551617}", -1, "bad_field");
+  assert_error (state, 0x1, "{\"type\":\"RESUME\",\"seq\":123456789012345678901234567890}", -1, "bad_field");
+  assert_error (state, 0x1, "{\"type\":\"RESUME\",\"seq\":1e2}", -1, "bad_field");
 }
 
 static void
