@@ -14,6 +14,7 @@
 #include "ww-server-test.h"
 #include "protocol/ww-frame.h"
 #include "protocol/ww-protocol-error.h"
+#include "protocol/ww-deflate.h"
 
 /* ---- HTTP ------------------------------------------------------------------ */
 
@@ -405,6 +406,7 @@ typedef struct {
   guint       n_open;
   guint       n_closed;
   guint       n_messages;
+  const char *text;
 } Hub;
 
 static void
@@ -435,6 +437,15 @@ hub_broadcast (gpointer data)
 
       ww_endpoint_broadcast_text (hub->endpoint, text, (gsize) n);
     }
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+hub_broadcast_text (gpointer data)
+{
+  Hub *hub = data;
+
+  ww_endpoint_broadcast_text (hub->endpoint, hub->text, strlen (hub->text));
   return G_SOURCE_REMOVE;
 }
 
@@ -492,6 +503,101 @@ test_ws_broadcast (void)
     }
   g_assert_cmpuint (hub.n_closed, ==, 300);
   g_assert_finalize_object (server);
+}
+
+static void
+test_ws_broadcast_deflate (void)
+{
+  const WwEndpointVTable vtable = { hub_opened, NULL, hub_closed };
+  const char *offer[] = { "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits", NULL };
+  g_autoptr(WwServerConfig) config = ww_server_config_new ();
+  g_autoptr(GString) text = g_string_new (NULL);
+  Hub hub = { 0 };
+  WwServer *server;
+  WwtClient *zipped[3], *plain;
+  g_autoptr(GByteArray) first_wire = NULL;
+
+  config->own_thread = TRUE;
+  config->port = 0;
+  config->deflate = TRUE;
+  server = ww_server_new (config);
+  hub.endpoint = ww_server_add_endpoint (server, "/hub", 1 << 20, &vtable, &hub, NULL);
+  hub.n_messages = 1;
+  g_assert_true (ww_server_start (server, NULL));
+
+  for (guint i = 0; i < G_N_ELEMENTS (zipped); i++)
+    {
+      g_autofree char *response = NULL;
+      guint status = 0;
+
+      zipped[i] = wwt_client_try_new (ww_server_get_port (server), "/hub", offer, &status, &response);
+      g_assert_nonnull (zipped[i]);
+      g_assert_nonnull (strstr (response, "Sec-WebSocket-Extensions: permessage-deflate"));
+      g_assert_nonnull (strstr (response, "server_no_context_takeover"));
+    }
+  plain = wwt_client_new (ww_server_get_port (server), "/hub");
+  while (__atomic_load_n (&hub.n_open, __ATOMIC_SEQ_CST) < 4)
+    g_usleep (1000);
+
+  ww_server_invoke (server, hub_broadcast, &hub, NULL);
+  g_string_append (text, "update 0");
+  {
+    g_autoptr(GByteArray) m = wwt_recv_message (plain, NULL);
+
+    g_assert_nonnull (m);
+    g_assert_cmpmem (m->data, m->len, text->str, text->len);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (zipped); i++)
+    {
+      g_autoptr(GByteArray) m = wwt_recv_message (zipped[i], NULL);
+
+      /* "update 0" is under the 64-byte threshold: sent plain. */
+      g_assert_nonnull (m);
+      g_assert_cmpmem (m->data, m->len, text->str, text->len);
+    }
+
+  /* A long text is compressed once and the same bytes go to everyone. */
+  {
+    WwDeflateParams params = { FALSE, FALSE, 15, 15 };
+    g_autoptr(WwDeflate) inflater = NULL;
+    gsize n = 0;
+
+    params.server_no_context_takeover = TRUE;
+    inflater = ww_deflate_new (WW_ROLE_CLIENT, &params, NULL, NULL);
+    for (guint k = 0; k < 200; k++)
+      g_string_append (text, " and again the same words");
+    hub.text = text->str;
+    ww_server_invoke (server, hub_broadcast_text, &hub, NULL);
+    for (guint i = 0; i < G_N_ELEMENTS (zipped); i++)
+      {
+        WwtEvent ev;
+        g_autoptr(GBytes) plain_bytes = NULL;
+
+        g_assert_true (wwt_recv (zipped[i], &ev));
+        g_assert_cmpuint (ev.opcode, ==, WW_OPCODE_TEXT);
+        g_assert_true (ev.compressed);
+        g_assert_cmpuint (ev.data->len, <, text->len / 4);
+        if (first_wire == NULL)
+          first_wire = g_byte_array_ref (ev.data);
+        else
+          g_assert_cmpmem (ev.data->data, ev.data->len, first_wire->data, first_wire->len);
+        plain_bytes = ww_deflate_inflate (inflater, ev.data->data, ev.data->len, NULL);
+        g_assert_nonnull (plain_bytes);
+        g_assert_cmpmem (g_bytes_get_data (plain_bytes, &n), g_bytes_get_size (plain_bytes),
+                         text->str, text->len);
+        wwt_event_clear (&ev);
+      }
+    {
+      g_autoptr(GByteArray) m = wwt_recv_message (plain, NULL);
+
+      g_assert_nonnull (m);
+      g_assert_cmpmem (m->data, m->len, text->str, text->len);
+    }
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (zipped); i++)
+    wwt_client_free (zipped[i]);
+  wwt_client_free (plain);
+  wwt_server_free (server);
 }
 
 /* ---- limits ---------------------------------------------------------------------- */
@@ -1146,6 +1252,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/server/ws/bad-input-isolated", test_ws_bad_input_isolated);
   g_test_add_func ("/server/ws/broadcast-300", test_ws_broadcast);
   g_test_add_func ("/server/ws/kick", test_kick);
+  g_test_add_func ("/server/ws/broadcast-deflate", test_ws_broadcast_deflate);
   g_test_add_func ("/server/limits/connections", test_limits_connections);
   g_test_add_func ("/server/limits/handshake-timeout", test_limits_handshake_timeout);
   g_test_add_func ("/server/limits/handshake-rate", test_limits_handshake_rate);

@@ -243,6 +243,7 @@ wwt_client_try_new (guint16 port, const char *path, const char * const *extra_he
   client->fd = fd;
   limits.max_message = 64 * 1024 * 1024;
   limits.validate_utf8 = TRUE;
+  limits.allow_rsv1 = TRUE; /* tests that offer permessage-deflate check it */
   client->parser = ww_message_parser_new (WW_ROLE_CLIENT, &limits);
   client->buf = g_malloc (65536);
   return client;
@@ -352,6 +353,7 @@ wwt_recv (WwtClient *client, WwtEvent *event)
           if (r == WW_PARSE_MESSAGE || r == WW_PARSE_CONTROL)
             {
               event->opcode = ev.opcode;
+              event->compressed = ev.compressed;
               event->data = g_byte_array_sized_new ((guint) ev.len);
               g_byte_array_append (event->data, ev.data, (guint) ev.len);
               event->close_code = ev.close_code;

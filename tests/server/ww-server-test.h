@@ -67,6 +67,7 @@ gboolean    wwt_send_bytes        (WwtClient      *client,
 
 typedef struct {
   guint8      opcode;
+  gboolean    compressed;  /* RSV1: permessage-deflate */
   GByteArray *data;
   guint16     close_code;
 } WwtEvent;
