@@ -114,6 +114,10 @@ struct _WwEventFeed {
   guint64        save_gen;
   SaveShared    *save_shared;
 
+  /* Peer ids restart with each server; this keeps client ids unique
+   * across restarts (a browser remembers its own ids to spot its CHATs). */
+  char           instance_tag[5];
+
   /* Read from any thread. */
   guint64        seq_atomic;
   guint          n_clients_atomic;
@@ -587,7 +591,8 @@ on_peer_opened (WwPeer   *peer,
   g_autoptr(GBytes) initial = NULL;
 
   follow_io_context (self);
-  fp->client_id = g_strdup_printf ("c%" G_GUINT64_FORMAT, ww_peer_get_id (peer));
+  fp->client_id = g_strdup_printf ("c%" G_GUINT64_FORMAT "-%s", ww_peer_get_id (peer),
+                                   self->instance_tag);
   fp->live_from = ww_feed_state_get_seq (self->state);
   ww_token_bucket_init (&fp->bucket, self->config->rate_limit, g_get_monotonic_time ());
   ww_peer_set_data (peer, fp, feed_peer_free);
@@ -945,8 +950,14 @@ ww_event_feed_class_init (WwEventFeedClass *klass)
 static void
 ww_event_feed_init (WwEventFeed *self)
 {
+  static const char base32[] = "abcdefghijkmnpqrstuvwxyz23456789";
+
   g_mutex_init (&self->snapshot_lock);
   self->save_shared = save_shared_new ();
+  /* Not from the simulator's RNG: the seed decides the scores only. */
+  for (guint i = 0; i < sizeof self->instance_tag - 1; i++)
+    self->instance_tag[i] = base32[g_random_int_range (0, 32)];
+  self->instance_tag[sizeof self->instance_tag - 1] = '\0';
   self->config = ww_feed_config_new ();
   self->state = ww_feed_state_new (self->config->history);
   self->presence_sent = G_MAXUINT;

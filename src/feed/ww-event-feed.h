@@ -33,7 +33,8 @@ WwEventFeed *ww_event_feed_new    (const WwFeedConfig *config);
  * server's I/O context.  Call before ww_server_start().  The server's
  * registrations hold references to the feed: it lives (and keeps
  * simulating) as long as the server does, and saves its state one last
- * time when the server lets go of it.  Client ids are "c" + the peer id.
+ * time when the server lets go of it.  Client ids are "c<peer id>-<tag>",
+ * the tag random per feed, so they stay unique across server restarts.
  */
 gboolean     ww_event_feed_attach (WwEventFeed *self,
                                    WwServer    *server,
