@@ -18,7 +18,10 @@ G_BEGIN_DECLS
  * without a copy; fragments and frames split across reads are gathered in
  * a buffer that is allocated only then, and released after the message.
  * Limits are checked against the header's length field before anything is
- * allocated.
+ * allocated.  The gather buffer of a delivered message is released by the
+ * next feed() (whose event data it may still be), so keep calling feed()
+ * until WW_PARSE_NEED_MORE, even with 0 bytes left: then an idle parser
+ * holds no buffer (sizeof (WwMessageParser) is 64 bytes).
  */
 typedef struct _WwMessageParser WwMessageParser;
 
