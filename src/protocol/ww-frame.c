@@ -270,11 +270,13 @@ utf8_prefix_len (const char *reason,
 
 /**
  * ww_frame_encode_close:
- * @code: the close code, or 0 (or 1005) for a close frame without payload
+ * @code: the close code, or 0 for a close frame without payload
  * @reason: (nullable): UTF-8 text, cut to fit 125 bytes
  *
  * A close frame (RFC 6455 §5.5.1).  The reason is truncated on a character
- * boundary so that the frame stays a valid control frame.
+ * boundary so that the frame stays a valid control frame.  A code that
+ * must not appear on the wire (1005, 1006, 1015, reserved ranges, §7.4)
+ * gives a close frame without payload rather than one the peer rejects.
  */
 GBytes *
 ww_frame_encode_close (WwRole      role,
@@ -284,7 +286,7 @@ ww_frame_encode_close (WwRole      role,
   guint8 payload[125];
   gsize len = 0;
 
-  if (code != 0 && code != WW_CLOSE_NO_STATUS)
+  if (ww_close_code_is_valid (code))
     {
       payload[0] = (guint8) (code >> 8);
       payload[1] = (guint8) code;

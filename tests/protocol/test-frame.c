@@ -569,6 +569,7 @@ test_encode_roundtrip (void)
       g_autoptr(GBytes) f1 = ww_frame_encode (role, WW_OPCODE_TEXT, "round trip", 10);
       g_autoptr(GBytes) f2 = ww_frame_encode_close (role, 1001, "bye");
       g_autoptr(GBytes) f3 = ww_frame_encode_close (role, 0, "ignored");
+      g_autoptr(GBytes) f4 = ww_frame_encode_close (role, WW_CLOSE_ABNORMAL, "never on the wire");
       g_autoptr(GByteArray) s = g_byte_array_new ();
       g_autoptr(WwMessageParser) p =
         ww_message_parser_new (role == WW_ROLE_SERVER ? WW_ROLE_CLIENT : WW_ROLE_SERVER, NULL);
@@ -577,14 +578,16 @@ test_encode_roundtrip (void)
       g_byte_array_append (s, g_bytes_get_data (f1, NULL), g_bytes_get_size (f1));
       g_byte_array_append (s, g_bytes_get_data (f2, NULL), g_bytes_get_size (f2));
       g_byte_array_append (s, g_bytes_get_data (f3, NULL), g_bytes_get_size (f3));
+      g_byte_array_append (s, g_bytes_get_data (f4, NULL), g_bytes_get_size (f4));
       g_assert_cmpuint (g_bytes_get_size (f1), ==, 2 + 10 + (role == WW_ROLE_CLIENT ? 4 : 0));
       run = test_run_parser (p, s->data, s->len, 0);
       g_assert_cmpint (run->error_code, ==, 0);
-      g_assert_cmpuint (run->events->len, ==, 3);
+      g_assert_cmpuint (run->events->len, ==, 4);
       assert_event_data (test_run_event (run, 0), "round trip", 10);
       g_assert_cmpuint (test_run_event (run, 1)->close_code, ==, 1001);
       g_assert_cmpstr (test_run_event (run, 1)->close_reason, ==, "bye");
       g_assert_cmpuint (test_run_event (run, 2)->close_code, ==, 1005);
+      g_assert_cmpuint (test_run_event (run, 3)->close_code, ==, 1005);
     }
 }
 
