@@ -114,6 +114,14 @@ struct _WwEventFeed {
   guint64        save_gen;
   SaveShared    *save_shared;
 
+  /* Where our own UPDATEs and CHATs go first (the backplane). */
+  WwFeedOutlet   outlet;
+  gboolean       has_outlet;
+  gpointer       outlet_data;
+  GDestroyNotify outlet_destroy;
+  guint64        outlet_seq;      /* highest seq handed to the outlet */
+  WwEvent       *outlet_events[WW_FEED_N_EVENTS]; /* handed out, not back yet */
+
   /* Peer ids restart with each server; this keeps client ids unique
    * across restarts (a browser remembers its own ids to spot its CHATs). */
   char           instance_tag[5];
@@ -383,6 +391,104 @@ ww_event_feed_broadcast_chat (WwEventFeed *self,
   broadcast (self, chat);
 }
 
+gboolean
+ww_event_feed_apply_update_json (WwEventFeed *self,
+                                 const char  *update_json,
+                                 gssize       len)
+{
+  g_autoptr(WwEvent) event = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 seq;
+  gint64 ts;
+
+  g_return_val_if_fail (WW_IS_EVENT_FEED (self), FALSE);
+  g_return_val_if_fail (update_json != NULL, FALSE);
+
+  if (!ww_feed_parse_update (update_json, len, &event, &seq, &ts, &error))
+    {
+      g_debug ("Ignoring an UPDATE: %s", error->message);
+      return FALSE;
+    }
+  return ww_event_feed_apply_update (self, event, seq, ts);
+}
+
+void
+ww_event_feed_set_outlet (WwEventFeed        *self,
+                          const WwFeedOutlet *outlet,
+                          gpointer            user_data,
+                          GDestroyNotify      destroy)
+{
+  g_return_if_fail (WW_IS_EVENT_FEED (self));
+
+  if (self->outlet_destroy != NULL)
+    self->outlet_destroy (self->outlet_data);
+  for (guint i = 0; i < WW_FEED_N_EVENTS; i++)
+    g_clear_pointer (&self->outlet_events[i], ww_event_free);
+  self->has_outlet = outlet != NULL;
+  if (outlet != NULL)
+    self->outlet = *outlet;
+  self->outlet_data = user_data;
+  self->outlet_destroy = outlet != NULL ? destroy : NULL;
+}
+
+/* A change of our own: through the outlet if there is one and it takes
+ * it, otherwise applied and sent here. */
+/* The newest state of an event, counting changes still with the outlet,
+ * so two quick changes of one event build on each other. */
+static const WwEvent *
+current_event (WwEventFeed *self,
+               guint        index)
+{
+  const WwEvent *applied = ww_feed_state_get_event (self->state, index);
+  WwEvent *pending = self->outlet_events[index];
+
+  if (pending != NULL && pending->version > applied->version)
+    return pending;
+  g_clear_pointer (&self->outlet_events[index], ww_event_free);
+  return applied;
+}
+
+static void
+publish_update (WwEventFeed   *self,
+                guint          index,
+                const WwEvent *changed,
+                gint64         ts_ms)
+{
+  guint64 seq = MAX (ww_feed_state_get_seq (self->state), self->outlet_seq) + 1;
+
+  if (self->has_outlet && self->outlet.update != NULL)
+    {
+      g_autoptr(GBytes) update = ww_feed_message_update (changed, seq, ts_ms);
+      g_autofree char *event_json = ww_event_to_json (changed);
+      g_autofree char *update_json = g_strndup (g_bytes_get_data (update, NULL),
+                                                g_bytes_get_size (update));
+
+      if (self->outlet.update (self, seq, event_json, update_json, self->outlet_data))
+        {
+          self->outlet_seq = seq;
+          g_clear_pointer (&self->outlet_events[index], ww_event_free);
+          self->outlet_events[index] = ww_event_copy (changed);
+          return;
+        }
+    }
+  ww_event_feed_apply_update (self, changed, seq, ts_ms);
+}
+
+static void
+publish_chat (WwEventFeed *self,
+              GBytes      *chat)
+{
+  if (self->has_outlet && self->outlet.chat != NULL)
+    {
+      g_autofree char *chat_json = g_strndup (g_bytes_get_data (chat, NULL),
+                                              g_bytes_get_size (chat));
+
+      if (self->outlet.chat (self, chat_json, self->outlet_data))
+        return;
+    }
+  broadcast (self, chat);
+}
+
 /* ------------------------------------------------------------------ */
 /* Simulator */
 
@@ -433,8 +539,8 @@ on_sim_due (gpointer data)
       guint index = ww_feed_sim_next (self->sim, &home, NULL);
       gint64 real_ms = g_get_real_time () / 1000;
 
-      changed = ww_feed_score_change (ww_feed_state_get_event (self->state, index), home, real_ms);
-      ww_event_feed_apply_update (self, changed, ww_feed_state_get_seq (self->state) + 1, real_ms);
+      changed = ww_feed_score_change (current_event (self, index), home, real_ms);
+      publish_update (self, index, changed, real_ms);
     }
 
   sim_reschedule (self);
@@ -646,7 +752,7 @@ on_peer_message (WwPeer       *peer,
   for (guint i = 0; i < actions.replies->len; i++)
     send_bytes (peer, actions.replies->pdata[i]);
   if (actions.broadcast != NULL)
-    ww_event_feed_broadcast_chat (self, actions.broadcast);
+    publish_chat (self, actions.broadcast);
   ww_feed_actions_clear (&actions);
 }
 
@@ -919,6 +1025,7 @@ ww_event_feed_dispose (GObject *object)
   WwEventFeed *self = WW_EVENT_FEED (object);
 
   detach (self);
+  ww_event_feed_set_outlet (self, NULL, NULL, NULL);
   G_OBJECT_CLASS (ww_event_feed_parent_class)->dispose (object);
 }
 

@@ -66,5 +66,35 @@ void         ww_event_feed_broadcast_chat    (WwEventFeed   *self,
 /* Runs or pauses the local simulator (another instance may lead). */
 void         ww_event_feed_set_simulating    (WwEventFeed   *self,
                                               gboolean       simulating);
+/* Parses an UPDATE message (as an outlet published it) and applies it. */
+gboolean     ww_event_feed_apply_update_json (WwEventFeed   *self,
+                                              const char    *update_json,
+                                              gssize         len);
+
+/*
+ * Diverts the feed's own output — the simulator's changes and the
+ * clients' CHATs — to an outlet such as the backplane (I/O context).  A
+ * callback returns TRUE when it took the message, which is then expected
+ * back through ww_event_feed_apply_update_json() or
+ * ww_event_feed_broadcast_chat() (on every instance, this one included);
+ * FALSE delivers it locally as without an outlet (Redis away).  The next
+ * simulated seq follows the highest one handed out, so nothing is reused
+ * while a message is on its way.
+ */
+typedef struct {
+  gboolean (*update) (WwEventFeed *feed,
+                      guint64      seq,
+                      const char  *event_json,
+                      const char  *update_json,
+                      gpointer     user_data);
+  gboolean (*chat)   (WwEventFeed *feed,
+                      const char  *chat_json,
+                      gpointer     user_data);
+} WwFeedOutlet;
+
+void         ww_event_feed_set_outlet        (WwEventFeed        *self,
+                                              const WwFeedOutlet *outlet,
+                                              gpointer            user_data,
+                                              GDestroyNotify      destroy);
 
 G_END_DECLS

@@ -158,13 +158,70 @@ ww_feed_state_get_initial (WwFeedState *self)
 }
 
 GBytes *
+ww_feed_message_update (const WwEvent *event,
+                        guint64        seq,
+                        gint64         ts_ms)
+{
+  GString *out = g_string_sized_new (256);
+
+  g_string_append_printf (out, "{\"type\":\"UPDATE\",\"seq\":%" G_GUINT64_FORMAT ",\"event\":",
+                          seq);
+  ww_event_append_json (event, out);
+  g_string_append_printf (out, ",\"ts\":%" G_GINT64_FORMAT "}", ts_ms);
+  return g_string_free_to_bytes (out);
+}
+
+gboolean
+ww_feed_parse_update (const char  *json,
+                      gssize       len,
+                      WwEvent    **event,
+                      guint64     *seq,
+                      gint64      *ts_ms,
+                      GError     **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  JsonNode *root, *node;
+  JsonObject *object;
+  const char *type;
+  gint64 s, ts;
+
+  g_return_val_if_fail (json != NULL, FALSE);
+  g_return_val_if_fail (event != NULL && seq != NULL && ts_ms != NULL, FALSE);
+
+  if (!json_parser_load_from_data (parser, json, len, error))
+    return FALSE;
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "not a JSON object");
+      return FALSE;
+    }
+  object = json_node_get_object (root);
+  node = json_object_get_member (object, "event");
+  if (!ww_json_get_string (object, "type", &type) || !g_str_equal (type, "UPDATE") ||
+      !ww_json_get_int (object, "seq", &s) || s <= 0 ||
+      !ww_json_get_int (object, "ts", &ts) ||
+      node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                           "an UPDATE needs a positive seq, a ts and an event");
+      return FALSE;
+    }
+  *event = ww_event_new_from_json (json_node_get_object (node), error);
+  if (*event == NULL)
+    return FALSE;
+  *seq = (guint64) s;
+  *ts_ms = ts;
+  return TRUE;
+}
+
+GBytes *
 ww_feed_state_apply_update (WwFeedState    *self,
                             const WwEvent  *event,
                             guint64         seq,
                             gint64          ts_ms,
                             GError        **error)
 {
-  GString *out;
   GBytes *message;
   int index;
 
@@ -194,12 +251,7 @@ ww_feed_state_apply_update (WwFeedState    *self,
   self->seq = seq;
   g_clear_pointer (&self->initial, g_bytes_unref);
 
-  out = g_string_sized_new (256);
-  g_string_append_printf (out, "{\"type\":\"UPDATE\",\"seq\":%" G_GUINT64_FORMAT ",\"event\":",
-                          seq);
-  ww_event_append_json (event, out);
-  g_string_append_printf (out, ",\"ts\":%" G_GINT64_FORMAT "}", ts_ms);
-  message = g_string_free_to_bytes (out);
+  message = ww_feed_message_update (event, seq, ts_ms);
 
   if (self->history_cap > 0)
     {

@@ -43,6 +43,17 @@ GBytes        *ww_feed_state_apply_update    (WwFeedState   *self,
                                               guint64        seq,
                                               gint64         ts_ms,
                                               GError       **error);
+/* {"type":"UPDATE","seq":N,"event":{…},"ts":ms}, as apply_update() makes. */
+GBytes        *ww_feed_message_update        (const WwEvent *event,
+                                              guint64        seq,
+                                              gint64         ts_ms);
+/* Reads such an UPDATE back (from another instance). */
+gboolean       ww_feed_parse_update          (const char    *json,
+                                              gssize         len,
+                                              WwEvent      **event,
+                                              guint64       *seq,
+                                              gint64        *ts_ms,
+                                              GError       **error);
 /*
  * What a client that saw everything up to @since needs.  It has had every
  * UPDATE after @live_from delivered live already (the seq of its WELCOME),

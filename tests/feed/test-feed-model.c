@@ -267,6 +267,47 @@ test_initial_cache (void)
   g_assert_cmpmem (g_bytes_get_data (c, NULL), g_bytes_get_size (c), expect, strlen (expect));
 }
 
+static void
+test_update_round_trip (void)
+{
+  g_autoptr(WwEvent) e = ww_event_new ("EVENT#03", "Port Alder", "Granite \"Falls\"");
+  g_autoptr(WwEvent) back = NULL;
+  g_autoptr(GBytes) msg = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 seq = 0;
+  gint64 ts = 0;
+
+  e->home_score = 3;
+  e->version = 9;
+  e->updated_at = 1763800000001;
+  msg = ww_feed_message_update (e, 77, 1763800000002);
+  g_assert_true (ww_feed_parse_update (g_bytes_get_data (msg, NULL), (gssize) g_bytes_get_size (msg),
+                                       &back, &seq, &ts, &error));
+  g_assert_no_error (error);
+  g_assert_true (ww_event_equal (e, back));
+  g_assert_cmpuint (seq, ==, 77);
+  g_assert_cmpint (ts, ==, 1763800000002);
+
+  {
+    const char *bad[] = {
+      "", "[]", "{\"type\":\"CHAT\",\"seq\":1,\"ts\":1,\"event\":{}}",
+      "{\"type\":\"UPDATE\",\"seq\":0,\"ts\":1,\"event\":{}}",
+      "{\"type\":\"UPDATE\",\"seq\":1,\"ts\":1,\"event\":[]}",
+      "{\"type\":\"UPDATE\",\"seq\":1,\"ts\":1,\"event\":{\"id\":\"EVENT#00\"}}",
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+      {
+        g_autoptr(WwEvent) none = NULL;
+
+        g_assert_false (ww_feed_parse_update (bad[i], -1, &none, &seq, &ts, &error));
+        g_assert_nonnull (error);
+        g_assert_null (none);
+        g_clear_error (&error);
+      }
+  }
+}
+
 static guint64
 message_seq (GBytes *bytes)
 {
@@ -626,6 +667,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/feed/model/defaults", test_defaults);
   g_test_add_func ("/feed/model/event-json", test_event_json);
   g_test_add_func ("/feed/model/initial-cache", test_initial_cache);
+  g_test_add_func ("/feed/model/update-round-trip", test_update_round_trip);
   g_test_add_func ("/feed/sim/determinism", test_sim_determinism);
   g_test_add_func ("/feed/sim/intervals", test_sim_intervals);
   g_test_add_func ("/feed/sim/changes", test_sim_changes);

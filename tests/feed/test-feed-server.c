@@ -241,6 +241,147 @@ test_seed_determinism (void)
     }
 }
 
+/* An outlet standing in for the backplane: takes our changes and CHATs,
+ * hands them back a little later, or refuses while "away". */
+typedef struct {
+  WwEventFeed *feed;
+  GQueue       pending;   /* char *: "U<json>" or "C<json>" */
+  gboolean     away;
+  guint64      last_seq;
+  guint        n_updates;
+  guint        n_chats;
+  gboolean     seq_error;
+} Outlet;
+
+static gboolean
+outlet_deliver (gpointer data)
+{
+  Outlet *o = data;
+  char *item;
+
+  while ((item = g_queue_pop_head (&o->pending)) != NULL)
+    {
+      if (item[0] == 'U')
+        g_assert_true (ww_event_feed_apply_update_json (o->feed, item + 1, -1));
+      else
+        {
+          g_autoptr(GBytes) chat = g_bytes_new (item + 1, strlen (item + 1));
+
+          ww_event_feed_broadcast_chat (o->feed, chat);
+        }
+      g_free (item);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+outlet_update (WwEventFeed *feed,
+               guint64      seq,
+               const char  *event_json,
+               const char  *update_json,
+               gpointer     data)
+{
+  Outlet *o = data;
+
+  if (o->away)
+    return FALSE;
+  /* Never a seq twice, even with earlier ones still on their way. */
+  if (seq != o->last_seq + 1 && o->last_seq != 0)
+    o->seq_error = TRUE;
+  o->last_seq = seq;
+  o->n_updates++;
+  g_assert_nonnull (strstr (update_json, event_json));
+  g_queue_push_tail (&o->pending, g_strconcat ("U", update_json, NULL));
+  g_timeout_add (25, outlet_deliver, o);
+  return TRUE;
+}
+
+static gboolean
+outlet_chat (WwEventFeed *feed,
+             const char  *chat_json,
+             gpointer     data)
+{
+  Outlet *o = data;
+
+  if (o->away)
+    return FALSE;
+  o->n_chats++;
+  g_queue_push_tail (&o->pending, g_strconcat ("C", chat_json, NULL));
+  g_timeout_add (25, outlet_deliver, o);
+  return TRUE;
+}
+
+static void
+test_outlet (void)
+{
+  g_autoptr(WwFeedConfig) fc = fast_config (13, 5, 15);
+  FeedFixture *f = feed_fixture_start (fc, FALSE, 0);
+  g_autoptr(SoupSession) session = feed_test_session ();
+  static const WwFeedOutlet vtable = { outlet_update, outlet_chat };
+  Outlet o = { f->feed, G_QUEUE_INIT, FALSE, 0, 0, 0, FALSE };
+  FeedClient *c;
+  guint64 target;
+
+  WAIT_UNTIL (ww_event_feed_get_seq (f->feed) >= 3, 5000);
+  o.last_seq = ww_event_feed_get_seq (f->feed);
+  ww_event_feed_set_outlet (f->feed, &vtable, &o, NULL);
+  c = feed_client_connect (session, f->port, "/ws");
+  g_assert_true (feed_client_wait_open (c));
+
+  /* Changes go out and come back: clients see them once, in order. */
+  target = feed_client_last_seq (c) + 40;
+  WAIT_UNTIL (feed_client_last_seq (c) >= target, 10000);
+  g_assert_cmpuint (feed_client_last_seq (c), >=, target);
+  g_assert_false (o.seq_error);
+  g_assert_cmpuint (o.n_updates, >=, 40);
+  feed_client_send (c, "{\"type\":\"CHAT\",\"text\":\"via the outlet\"}");
+  WAIT_UNTIL (c->chats->len == 1, 5000);
+  g_assert_cmpuint (c->chats->len, ==, 1);
+  g_assert_cmpuint (o.n_chats, ==, 1);
+
+  /* The outlet is away: delivered locally, still gap-free. */
+  o.away = TRUE;
+  WAIT_UNTIL (g_queue_is_empty (&o.pending), 5000);
+  target = feed_client_last_seq (c) + 20;
+  WAIT_UNTIL (feed_client_last_seq (c) >= target, 10000);
+  g_assert_cmpuint (feed_client_last_seq (c), >=, target);
+  feed_client_send (c, "{\"type\":\"CHAT\",\"text\":\"locally\"}");
+  WAIT_UNTIL (c->chats->len == 2, 5000);
+  g_assert_cmpuint (c->chats->len, ==, 2);
+  g_assert_cmpuint (o.n_chats, ==, 1);
+  assert_gap_free (c);
+
+  /* Each event's version and score move one step per UPDATE, even when
+   * a change was still with the outlet as the next one was made. */
+  {
+    g_autoptr(GHashTable) last = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+
+    for (guint k = 0; k < c->update_texts->len; k++)
+      {
+        const char *text = g_ptr_array_index (c->update_texts, k);
+        g_autofree char *event = feed_test_raw_member (text, "event");
+        g_autofree char *version = feed_test_raw_member (event + 1, "version");
+        g_autofree char *home = feed_test_raw_member (event + 1, "homeScore");
+        g_autofree char *away = feed_test_raw_member (event + 1, "awayScore");
+        gint64 v[3] = { g_ascii_strtoll (version, NULL, 10), g_ascii_strtoll (home, NULL, 10),
+                        g_ascii_strtoll (away, NULL, 10) };
+        gint64 *prev = g_hash_table_lookup (last, g_ptr_array_index (c->update_ids, k));
+
+        if (prev != NULL)
+          {
+            g_assert_cmpint (v[0], ==, prev[0] + 1);
+            g_assert_cmpint (v[1] + v[2], ==, prev[1] + prev[2] + 1);
+          }
+        g_hash_table_insert (last, g_strdup (g_ptr_array_index (c->update_ids, k)),
+                             g_memdup2 (v, sizeof v));
+      }
+  }
+
+  ww_event_feed_set_outlet (f->feed, NULL, NULL, NULL);
+  feed_client_free (c);
+  feed_fixture_stop (f);
+}
+
 static gboolean
 has_seqs_through (FeedClient *c,
                   guint64     last)
@@ -937,6 +1078,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/feed/server/presence", test_presence);
   g_test_add_func ("/feed/server/rate-limit", test_rate_limit);
   g_test_add_func ("/feed/server/own-thread", test_own_thread);
+  g_test_add_func ("/feed/server/outlet", test_outlet);
   g_test_add_func ("/feed/server/python-client", test_python_client);
   return g_test_run ();
 }
