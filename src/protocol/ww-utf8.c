@@ -69,8 +69,8 @@ static const guint8 byte_class[256] = {
  * every row lists its rejects explicitly through the R macro below. */
 #define R S_REJECT
 static const guint8 transition[9 * 16] = {
-  /*            ASCII     80       90       A0       BAD LEAD2    E0    LEAD3    ED    F0    LEAD4    F4 */
-  /* ACCEPT */  S_ACCEPT, R,       R,       R,       R, S_TAIL1, S_E0, S_TAIL2, S_ED, S_F0, S_TAIL3, S_F4,
+  /* columns: ASCII 80 90 A0 BAD LEAD2 E0 LEAD3 ED F0 LEAD4 F4, then 4 unused */
+  /* ACCEPT */  S_ACCEPT, R, R, R, R, S_TAIL1, S_E0, S_TAIL2, S_ED, S_F0, S_TAIL3, S_F4,
                 R, R, R, R,
   /* REJECT */  R, R, R, R, R, R, R, R, R, R, R, R, R, R, R, R,
   /* TAIL1 */   R, S_ACCEPT, S_ACCEPT, S_ACCEPT, R, R, R, R, R, R, R, R, R, R, R, R,

@@ -258,7 +258,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
 
     while (off < size - 2)
       {
-        WwParseResult r = ww_message_parser_feed (p, copy + off, size - 2 - off, &used, &ev, &error);
+        WwParseResult r = ww_message_parser_feed (p, copy + off, size - 2 - off, &used, &ev,
+                                                  &error);
 
         off += used;
         if (r == WW_PARSE_MESSAGE)

@@ -95,13 +95,18 @@ static const Case cases[] = {
   { "ab 4.1.2 opcode 4", WW_ROLE_SERVER, 0, 0, "", 1002, { F (1, 4, "x"), END } },
   { "ab 4.1.3 opcode 5", WW_ROLE_SERVER, 0, 0, "t", 1002,
     { F (1, TEXT, "ok"), F (1, 5, NULL), F (1, PING, NULL), END } },
-  { "ab 4.1.4 opcode 6", WW_ROLE_SERVER, 0, 0, "t", 1002, { F (1, TEXT, "a"), F (1, 6, "x"), END } },
-  { "ab 4.1.5 opcode 7", WW_ROLE_SERVER, 0, 0, "t", 1002, { F (1, TEXT, "a"), F (1, 7, "x"), END } },
+  { "ab 4.1.4 opcode 6", WW_ROLE_SERVER, 0, 0, "t", 1002,
+    { F (1, TEXT, "a"), F (1, 6, "x"), END } },
+  { "ab 4.1.5 opcode 7", WW_ROLE_SERVER, 0, 0, "t", 1002,
+    { F (1, TEXT, "a"), F (1, 7, "x"), END } },
   { "ab 4.2.1 opcode 11", WW_ROLE_SERVER, 0, 0, "", 1002, { F (1, 11, NULL), END } },
   { "ab 4.2.2 opcode 12", WW_ROLE_SERVER, 0, 0, "", 1002, { F (1, 12, "x"), END } },
-  { "ab 4.2.3 opcode 13", WW_ROLE_SERVER, 0, 0, "t", 1002, { F (1, TEXT, "a"), F (1, 13, NULL), END } },
-  { "ab 4.2.4 opcode 14", WW_ROLE_SERVER, 0, 0, "t", 1002, { F (1, TEXT, "a"), F (1, 14, "x"), END } },
-  { "ab 4.2.5 opcode 15", WW_ROLE_SERVER, 0, 0, "t", 1002, { F (1, TEXT, "a"), F (1, 15, "x"), END } },
+  { "ab 4.2.3 opcode 13", WW_ROLE_SERVER, 0, 0, "t", 1002,
+    { F (1, TEXT, "a"), F (1, 13, NULL), END } },
+  { "ab 4.2.4 opcode 14", WW_ROLE_SERVER, 0, 0, "t", 1002,
+    { F (1, TEXT, "a"), F (1, 14, "x"), END } },
+  { "ab 4.2.5 opcode 15", WW_ROLE_SERVER, 0, 0, "t", 1002,
+    { F (1, TEXT, "a"), F (1, 15, "x"), END } },
   /* 5.x: fragmentation. */
   { "ab 5.1 fragmented ping", WW_ROLE_SERVER, 0, 0, "", 1002,
     { F (0, PING, "frag1"), F (1, CONT, "frag2"), END } },
@@ -132,19 +137,23 @@ static const Case cases[] = {
   /* 6.x: UTF-8 in text messages (more in test-utf8). */
   { "ab 6.1.1 empty text", WW_ROLE_SERVER, 0, 0, "t", 0, { F (1, TEXT, ""), END } },
   { "ab 6.2.1 valid multibyte", WW_ROLE_SERVER, 0, 0, "t", 0,
-    { F (1, TEXT, "Hello-\xc2\xb5@\xc3\x9f\xc3\xb6\xc3\xa4\xc3\xbc\xc3\xa0\xc3\xa1-UTF-8!!"), END } },
+    { F (1, TEXT, "Hello-\xc2\xb5@\xc3\x9f\xc3\xb6\xc3\xa4\xc3\xbc\xc3\xa0\xc3\xa1"
+                  "-UTF-8!!"), END } },
   { "ab 6.2.3 split inside a character", WW_ROLE_SERVER, 0, 0, "t", 0,
-    { F (0, TEXT, "\xce\xba\xe1"), F (0, CONT, "\xbd\xb9\xcf\x83"), F (1, CONT, "\xce\xbc\xce\xb5"),
+    { F (0, TEXT, "\xce\xba\xe1"), F (0, CONT, "\xbd\xb9\xcf\x83"),
+      F (1, CONT, "\xce\xbc\xce\xb5"),
       END } },
   { "ab 6.3.1 invalid kosme", WW_ROLE_SERVER, 0, 0, "", 1007,
-    { F (1, TEXT, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80\x65\x64\x69\x74\x65\x64"),
+    { F (1, TEXT, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80"
+                  "edited"),
       END } },
   { "ab 6.4.1 fail in first fragment", WW_ROLE_SERVER, 0, 0, "", 1007,
     { F (0, TEXT, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"), F (0, CONT, "\xf4\x90\x80\x80"),
       F (1, CONT, "edited"), END } },
   { "text ends inside a character", WW_ROLE_SERVER, 0, 0, "", 1007,
     { F (0, TEXT, "ab\xe2\x82"), F (1, CONT, NULL), END } },
-  { "binary is not validated", WW_ROLE_SERVER, 0, 0, "b", 0, { F (1, BIN, "\xff\xfe\xed\xa0\x80"), END } },
+  { "binary is not validated", WW_ROLE_SERVER, 0, 0, "b", 0,
+    { F (1, BIN, "\xff\xfe\xed\xa0\x80"), END } },
   /* 7.x: closing. */
   { "ab 7.1.1 text then close", WW_ROLE_SERVER, 0, 0, "tc", 0,
     { F (1, TEXT, "Hello"), { 1, 0, CLOSE, "\x03\xe8", -1, 0, BY_ROLE }, END } },
@@ -162,7 +171,8 @@ static const Case cases[] = {
   { "ab 7.7.1 close 1000", WW_ROLE_SERVER, 0, 0, "c", 0, { F (1, CLOSE, "\x03\xe8"), END } },
   { "ab 7.7.13 close 3000", WW_ROLE_SERVER, 0, 0, "c", 0, { F (1, CLOSE, "\x0b\xb8"), END } },
   { "ab 7.7.13 close 4999", WW_ROLE_SERVER, 0, 0, "c", 0, { F (1, CLOSE, "\x13\x87"), END } },
-  { "ab 7.9.1 close 0", WW_ROLE_SERVER, 0, 0, "", 1002, { { 1, 0, CLOSE, "\0\0", 2, 0, 0 }, END } },
+  { "ab 7.9.1 close 0", WW_ROLE_SERVER, 0, 0, "", 1002,
+    { { 1, 0, CLOSE, "\0\0", 2, 0, 0 }, END } },
   { "ab 7.9.3 close 1004", WW_ROLE_SERVER, 0, 0, "", 1002, { F (1, CLOSE, "\x03\xec"), END } },
   { "ab 7.9.4 close 1005", WW_ROLE_SERVER, 0, 0, "", 1002, { F (1, CLOSE, "\x03\xed"), END } },
   { "ab 7.9.5 close 1006", WW_ROLE_SERVER, 0, 0, "", 1002, { F (1, CLOSE, "\x03\xee"), END } },
@@ -541,13 +551,14 @@ test_write_header (void)
   guint8 h[WW_FRAME_HEADER_MAX];
   const guint8 key[4] = { 1, 2, 3, 4 };
   const struct { guint64 len; gsize hlen; } lens[] = {
-    { 0, 2 }, { 125, 2 }, { 126, 4 }, { 65535, 4 }, { 65536, 10 }, { G_GUINT64_CONSTANT (1) << 40, 10 },
+    { 0, 2 }, { 125, 2 }, { 126, 4 }, { 65535, 4 }, { 65536, 10 },
+    { G_GUINT64_CONSTANT (1) << 40, 10 },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (lens); i++)
     {
-      g_assert_cmpuint (ww_frame_write_header (h, WW_OPCODE_BINARY, TRUE, FALSE, lens[i].len, NULL),
-                        ==, lens[i].hlen);
+      g_assert_cmpuint (ww_frame_write_header (h, WW_OPCODE_BINARY, TRUE, FALSE, lens[i].len,
+                                               NULL), ==, lens[i].hlen);
       g_assert_cmpuint (h[0], ==, 0x82);
       g_assert_cmpuint (h[1] & 0x80, ==, 0);
       g_assert_cmpuint (ww_frame_write_header (h, WW_OPCODE_TEXT, FALSE, TRUE, lens[i].len, key),

@@ -190,7 +190,8 @@ test_error_responses (void)
 {
   g_autoptr(GError) e426 = g_error_new_literal (WW_HTTP_ERROR, 426, "Only version 13");
   g_autoptr(GError) e405 = g_error_new_literal (WW_HTTP_ERROR, 405, "GET only");
-  g_autoptr(GError) other = g_error_new_literal (g_quark_from_static_string ("test-other"), 1, "x");
+  g_autoptr(GError) other = g_error_new_literal (g_quark_from_static_string ("test-other"), 1,
+                                                 "x");
   g_autoptr(GBytes) r426 = ww_handshake_build_error (e426);
   g_autoptr(GBytes) r405 = ww_handshake_build_error (e405);
   g_autoptr(GBytes) r400 = ww_handshake_build_error (other);
@@ -233,7 +234,8 @@ test_client_side (void)
   g_autofree char *key = ww_handshake_client_key_new ();
   g_autofree char *key2 = ww_handshake_client_key_new ();
   const char *extra[] = { "Origin: http://127.0.0.1", NULL };
-  g_autoptr(GBytes) req_bytes = ww_handshake_client_request ("127.0.0.1:8080", "/echo", key, extra);
+  g_autoptr(GBytes) req_bytes = ww_handshake_client_request ("127.0.0.1:8080", "/echo", key,
+                                                             extra);
   g_autofree char *req_text = bytes_to_string (req_bytes);
   g_autoptr(GError) error = NULL;
   g_autoptr(WwHttpRequest) req = NULL;
@@ -257,7 +259,8 @@ test_client_side (void)
   g_assert_true (ww_handshake_client_check_response (resp_text, strlen (resp_text), key, &error));
   g_assert_no_error (error);
   /* The wrong key does not match. */
-  g_assert_false (ww_handshake_client_check_response (resp_text, strlen (resp_text), key2, &error));
+  g_assert_false (ww_handshake_client_check_response (resp_text, strlen (resp_text), key2,
+                                                      &error));
   g_assert_error (error, WW_HTTP_ERROR, 502);
   ww_handshake_clear (&hs);
 }
@@ -270,7 +273,8 @@ test_client_bad_responses (void)
     { "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", 404 },
     { "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n", 502 },
-    { "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", 502 },
+    { "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+      502 },
     { "HTTP/1.1 101\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n", 0 },
     { "HTTP/1.1 10 Switching\r\n\r\n", 502 },

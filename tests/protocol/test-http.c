@@ -148,7 +148,8 @@ test_parse_request (void)
 static void
 test_parse_forms (void)
 {
-  g_autoptr(WwHttpRequest) a = parse_ok ("GET http://example.com/a%2Fb?q HTTP/1.1\r\nHost: x\r\n\r\n");
+  g_autoptr(WwHttpRequest) a =
+    parse_ok ("GET http://example.com/a%2Fb?q HTTP/1.1\r\nHost: x\r\n\r\n");
   g_autoptr(WwHttpRequest) b = parse_ok ("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
   g_autoptr(WwHttpRequest) c = parse_ok ("GET http://example.com?q=1 HTTP/1.1\r\nHost: x\r\n\r\n");
   g_autoptr(WwHttpRequest) d = parse_ok ("GET / HTTP/1.0\r\n\r\n");
@@ -340,7 +341,8 @@ test_response_error (void)
   g_autofree char *sh = bytes_str (h);
   const char *body = strstr (s, "\r\n\r\n") + 4;
 
-  g_assert_true (g_str_has_prefix (s, "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"));
+  g_assert_true (g_str_has_prefix (s, "HTTP/1.1 404 Not Found\r\n"
+                                      "Content-Type: application/json\r\n"));
   g_assert_cmpstr (body, ==,
                    "{\"error\":\"not_found\",\"message\":\"No \\\"EVENT#9\\\"\\u000a\\\\ \\u0001 "
                    "\xef\xbf\xbd here\",\"status\":404}");

@@ -202,7 +202,8 @@ test_frames_to_websockets (void)
           g_byte_array_append (stream, data, (guint) cut);
           g_byte_array_append (stream, g_bytes_get_data (ping, NULL), g_bytes_get_size (ping));
           append_line (expected, WW_OPCODE_PING, (const guint8 *) "hb", 2);
-          hl = ww_frame_write_header (h, WW_OPCODE_CONTINUATION, TRUE, FALSE, sizes[i] - cut, NULL);
+          hl = ww_frame_write_header (h, WW_OPCODE_CONTINUATION, TRUE, FALSE, sizes[i] - cut,
+                                      NULL);
           g_byte_array_append (stream, h, (guint) hl);
           g_byte_array_append (stream, data + cut, (guint) (sizes[i] - cut));
         }
@@ -215,7 +216,8 @@ test_frames_to_websockets (void)
     append_line (expected, WW_OPCODE_CLOSE, (const guint8 *) "\x03\xe9going away", 12);
   }
 
-  g_assert_true (g_file_set_contents (stream_path, (const char *) stream->data, stream->len, NULL));
+  g_assert_true (g_file_set_contents (stream_path, (const char *) stream->data, stream->len,
+                                      NULL));
   out = run_helper ("frames-parse", stream_path, expect_path, NULL);
   g_assert_true (g_file_get_contents (expect_path, &parsed, NULL, NULL));
   g_assert_cmpstr (parsed, ==, expected->str);

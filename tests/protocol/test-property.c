@@ -149,7 +149,9 @@ random_stream (GRand  *rand,
           gboolean last = f + 1 == n_frags;
           /* Cut anywhere, even inside a UTF-8 sequence; fragments may be
            * empty. */
-          gsize cut = last ? msg->len : off + (gsize) g_rand_int_range (rand, 0, (gint32) (msg->len - off + 1));
+          gsize left = msg->len - off;
+          gsize cut = last ? msg->len
+                           : off + (gsize) g_rand_int_range (rand, 0, (gint32) left + 1);
 
           write_frame (rand, out, role, last, f == 0 ? (text ? WW_OPCODE_TEXT : WW_OPCODE_BINARY)
                                                       : WW_OPCODE_CONTINUATION,
@@ -331,9 +333,9 @@ test_corrupt_streams (void)
           g_autoptr(TestRun) split = run_split (p, rand, stream, mode);
 
           if (!runs_equal (whole, split))
-            g_error ("seed %u iteration %u mode %u: split input changed the result (error %d vs %d, "
-                     "%u vs %u events)", seed, iter, mode, whole->error_code, split->error_code,
-                     whole->events->len, split->events->len);
+            g_error ("seed %u iteration %u mode %u: split input changed the result "
+                     "(error %d vs %d, %u vs %u events)", seed, iter, mode, whole->error_code,
+                     split->error_code, whole->events->len, split->events->len);
         }
     }
   g_test_message ("%u corrupt streams failed with a close code, %u still parsed", errors, clean);
