@@ -919,6 +919,32 @@ test_heartbeat (void)
   wwt_server_free (server);
 }
 
+static void
+test_idle_timeout (void)
+{
+  g_autoptr(WwServerConfig) config = ww_server_config_new ();
+  WwServer *server;
+  g_autoptr(WwtClient) quiet = NULL;
+  g_autoptr(WwtClient) chatty = NULL;
+  gint64 start = g_get_monotonic_time ();
+
+  config->heartbeat_ms = 0;
+  config->idle_timeout_ms = 300;
+  server = wwt_server_new (config);
+  quiet = wwt_client_new (ww_server_get_port (server), "/echo");
+  chatty = wwt_client_new (ww_server_get_port (server), "/echo");
+  /* The chatty one keeps talking past the limit and stays. */
+  for (guint i = 0; i < 8; i++)
+    {
+      echo_roundtrip (chatty, WW_OPCODE_TEXT, 4);
+      g_usleep (60 * 1000);
+    }
+  g_assert_cmpint (wwt_recv_close (quiet), ==, WW_CLOSE_GOING_AWAY);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 250 * 1000);
+  echo_roundtrip (chatty, WW_OPCODE_TEXT, 4);
+  wwt_server_free (server);
+}
+
 /* ---- lifecycle ---------------------------------------------------------------- */
 
 static void
@@ -1075,6 +1101,55 @@ test_lifecycle_ipv6 (void)
   }
   close (fd);
   wwt_server_free (server);
+}
+
+static gboolean
+count_tick (gpointer data)
+{
+  __atomic_add_fetch ((guint *) data, 1, __ATOMIC_SEQ_CST);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+ticked (gpointer data)
+{
+  return __atomic_load_n ((guint *) data, __ATOMIC_SEQ_CST) > 0;
+}
+
+static void
+test_lifecycle_context_before_start (void)
+{
+  g_autoptr(WwServerConfig) config = ww_server_config_new ();
+  WwServer *server;
+  GMainContext *context;
+  GSource *timer;
+  guint ticks = 0;
+
+  /* What the feed does: attach its timers to the I/O context before the
+   * server starts; they must run once it does, and again after a restart. */
+  config->own_thread = TRUE;
+  config->port = 0;
+  server = ww_server_new (config);
+  context = ww_server_get_context (server);
+  g_assert_true (context != g_main_context_default ());
+  timer = g_timeout_source_new (5);
+  g_source_set_callback (timer, count_tick, &ticks, NULL);
+  g_source_attach (timer, context);
+
+  g_assert_true (ww_server_start (server, NULL));
+  g_assert_true (ww_server_get_context (server) == context);
+  g_assert_true (wwt_wait_until (ticked, &ticks, 3000));
+  ww_server_stop (server);
+
+  __atomic_store_n (&ticks, 0, __ATOMIC_SEQ_CST);
+  g_assert_true (ww_server_start (server, NULL));
+  g_assert_true (ww_server_get_context (server) == context);
+  g_assert_true (wwt_wait_until (ticked, &ticks, 3000));
+  ww_server_stop (server);
+
+  g_source_destroy (timer);
+  g_source_unref (timer);
+  g_assert_finalize_object (server);
 }
 
 static void
@@ -1260,11 +1335,13 @@ main (int argc, char *argv[])
   g_test_add_func ("/server/limits/send-queue", test_limits_send_queue);
   g_test_add_func ("/server/limits/http-pipeline-flood", test_limits_http_pipeline_flood);
   g_test_add_func ("/server/heartbeat", test_heartbeat);
+  g_test_add_func ("/server/idle-timeout", test_idle_timeout);
   g_test_add_func ("/server/lifecycle/restart", test_lifecycle_restart);
   g_test_add_func ("/server/lifecycle/no-fd-leak", test_lifecycle_no_fd_leak);
   g_test_add_func ("/server/lifecycle/port-attempts", test_lifecycle_port_attempts);
   g_test_add_func ("/server/lifecycle/ipv6", test_lifecycle_ipv6);
   g_test_add_func ("/server/lifecycle/caller-context", test_headless_context);
+  g_test_add_func ("/server/lifecycle/context-before-start", test_lifecycle_context_before_start);
   g_test_add_func ("/server/libsoup-client", test_libsoup_client);
 
   return g_test_run ();
