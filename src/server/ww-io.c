@@ -42,6 +42,8 @@
 #define TRIM_MS         10000
 #define ACCEPT_PAUSE_MS 100
 #define PING_MAGIC      0x77777770u
+/* RFC 6455 §5.5: control opcodes have the high bit of the nibble set. */
+#define WW_IS_CONTROL(op) (((op) & 0x08) != 0)
 
 /* DESIGN: ≤ 400 bytes per idle connection, everything included. */
 G_STATIC_ASSERT (sizeof (WwPeer) <= 112);
@@ -578,8 +580,22 @@ peer_write_direct_copy (WwPeer *peer, GBytes *bytes)
 }
 
 /* Queue bound check, before anything is allocated (DESIGN "Limits"). */
-static gboolean
+static gboolean peer_check_room_slow (WwPeer *peer, gsize len);
+
+static inline gboolean
 peer_check_room (WwPeer *peer, gsize len)
+{
+  const WwServerConfig *c = peer->io->config;
+  gsize queued = queue_size (peer->out);
+
+  if (G_LIKELY (queued + len <= c->max_queue_bytes &&
+                peer->io->total_queued + len <= c->max_total_queue_bytes))
+    return TRUE;
+  return peer_check_room_slow (peer, len);
+}
+
+static gboolean
+peer_check_room_slow (WwPeer *peer, gsize len)
 {
   WwIo *io = peer->io;
   const WwServerConfig *c = io->config;
@@ -607,7 +623,7 @@ peer_queue_frame (WwPeer *peer, guint8 opcode, const guint8 *data, gsize len)
   gboolean rsv1 = FALSE;
   WwOutQueue *q;
 
-  if (peer->extra && peer->extra->deflate && !ww_opcode_is_control (opcode) &&
+  if (peer->extra && peer->extra->deflate && !WW_IS_CONTROL (opcode) &&
       ww_deflate_should_compress (peer->extra->deflate, len))
     {
       g_autoptr(GError) error = NULL;
@@ -651,10 +667,10 @@ peer_queue_frame (WwPeer *peer, guint8 opcode, const guint8 *data, gsize len)
   if (peer->extra)
     {
       peer->extra->frames_out++;
-      if (!ww_opcode_is_control (opcode))
+      if (!WW_IS_CONTROL (opcode))
         peer->extra->messages_out++;
     }
-  if (!ww_opcode_is_control (opcode))
+  if (!WW_IS_CONTROL (opcode))
     WW_COUNT (peer->io->counters, messages_out, 1);
   peer_mark_dirty (peer);
 }
@@ -868,10 +884,10 @@ ww_peer_send_frame (WwPeer *peer, GBytes *frame)
   if (peer->extra)
     {
       peer->extra->frames_out++;
-      if (!ww_opcode_is_control (data[0] & 0x0f))
+      if (!WW_IS_CONTROL (data[0] & 0x0f))
         peer->extra->messages_out++;
     }
-  if (!ww_opcode_is_control (data[0] & 0x0f))
+  if (!WW_IS_CONTROL (data[0] & 0x0f))
     WW_COUNT (peer->io->counters, messages_out, 1);
   peer_mark_dirty (peer);
 }
