@@ -109,7 +109,7 @@ ww_clients_page_update (WwClientsPage *self,
                         GPtrArray     *left)
 {
   g_autoptr(GPtrArray) added = NULL;
-  guint n, end;
+  guint n, end, seen = 0;
 
   g_return_if_fail (WW_IS_CLIENTS_PAGE (self));
   g_return_if_fail (infos != NULL);
@@ -125,6 +125,7 @@ ww_clients_page_update (WwClientsPage *self,
       if (row != NULL)
         {
           ww_client_row_update (row, info, now_us);
+          seen++;
         }
       else
         {
@@ -143,7 +144,8 @@ ww_clients_page_update (WwClientsPage *self,
   /* Remove rows not in this snapshot, one splice per contiguous run,
    * walking backwards so positions stay valid. */
   n = g_list_model_get_n_items (G_LIST_MODEL (self->store));
-  end = n;
+  /* Every row still there: nothing to remove, skip the walk. */
+  end = seen == n ? 0 : n;
   while (end > 0)
     {
       guint start = end;

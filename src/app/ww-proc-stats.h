@@ -16,6 +16,9 @@ typedef struct {
   guint   n_fds;
 } WwProcStats;
 
-gboolean ww_proc_stats_read (WwProcStats *out);
+/* @count_fds: also count open files (a directory walk: costly with
+ * thousands of sockets open, so callers ask for it sparingly). */
+gboolean ww_proc_stats_read (WwProcStats *out,
+                             gboolean     count_fds);
 
 G_END_DECLS

@@ -70,6 +70,7 @@ struct _WwTrafficPage
   guint64           last_client_out;
   double            last_cpu_seconds;
   double            message_rate;
+  gint64            last_fd_count_us;
 };
 
 G_DEFINE_FINAL_TYPE (WwTrafficPage, ww_traffic_page, GTK_TYPE_WIDGET)
@@ -188,8 +189,11 @@ update_process (WwTrafficPage *self,
 {
   WwProcStats stats;
   g_autofree char *cpu = NULL;
+  gint64 now = g_get_monotonic_time ();
+  gboolean count_fds = gtk_widget_get_mapped (GTK_WIDGET (self)) &&
+                       now - self->last_fd_count_us >= 5 * G_USEC_PER_SEC;
 
-  if (!ww_proc_stats_read (&stats))
+  if (!ww_proc_stats_read (&stats, count_fds))
     return;
   if (self->last_cpu_seconds > 0 && dt > 0)
     {
@@ -200,7 +204,11 @@ update_process (WwTrafficPage *self,
   self->last_cpu_seconds = stats.cpu_seconds;
   set_tile_size (self, T_P_MEM, stats.rss_bytes);
   set_tile_count (self, T_P_THREADS, stats.n_threads);
-  set_tile_count (self, T_P_FDS, stats.n_fds);
+  if (count_fds)
+    {
+      self->last_fd_count_us = now;
+      set_tile_count (self, T_P_FDS, stats.n_fds);
+    }
 }
 
 void

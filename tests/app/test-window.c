@@ -631,7 +631,14 @@ test_clients_model_diff (void)
   changes = 0;
   for (guint i = 0; i < infos->len; i++)
     ((WwPeerInfo *) g_ptr_array_index (infos, i))->messages_in += 5;
-  ww_clients_page_update (page, infos, g_get_real_time (), NULL, NULL);
+  {
+    gint64 start = g_get_monotonic_time ();
+
+    ww_clients_page_update (page, infos, g_get_real_time (), NULL, NULL);
+    /* Reported, not asserted: a number for the record, not a pass mark. */
+    g_test_message ("in-place update of 10,000 rows: %.2f ms",
+                    (g_get_monotonic_time () - start) / 1000.0);
+  }
   g_assert_cmpuint (changes, ==, 0);
   again = g_list_model_get_item (model, 0);
   g_assert_true (kept == again);
