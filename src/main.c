@@ -302,6 +302,11 @@ run_headless_server (const WwOptions *o)
 
   g_source_remove (sigint);
   g_source_remove (sigterm);
+#ifdef WW_HAVE_FEED
+  /* No UPDATE after the close frames: it could reach no client, yet it
+   * would be saved, and a client's RESUME could never get it back. */
+  ww_event_feed_set_simulating (feed, FALSE);
+#endif
   ww_server_stop (server);
   return 0;
 }
