@@ -57,7 +57,7 @@ function closeText (close) {
   const names = {
     1000: 'closed normally', 1001: 'server going away', 1006: 'connection lost',
     1008: 'policy violation', 1009: 'message too big', 1011: 'server error',
-    1013: 'try again later',
+    1013: 'try again later', 4000: 'no answer',
   };
   const what = names[close.code] || `code ${close.code}`;
   return close.reason ? `${what}: ${close.reason}` : what;

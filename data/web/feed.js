@@ -9,6 +9,9 @@ export const DEFAULT_RETRY_MS = 3000;
 export const DEFAULT_RETRY_MAX_MS = 30000;
 const RESUME_TIMEOUT_MS = 3000;
 const PING_TIMEOUT_MS = 10000;
+const CONNECT_TIMEOUT_MS = 10000;
+const DEFAULT_HEARTBEAT_MS = 15000;
+export const NO_ANSWER = 4000; // our own close code: the peer went silent
 const MAX_HELD = 1024;      // out-of-order UPDATEs kept while a gap is filled
 const MAX_SEQS = 50000;     // the test hook's record of applied seqs
 const MAX_RTTS = 60;
@@ -54,6 +57,10 @@ export class Feed extends EventTarget {
     this.attempt = 0;
     this.retryAt = 0;
     this.retryTimer = 0;
+    this.connectTimer = 0;
+    this.watchdog = 0;
+    this.lastRx = 0;
+    this.probed = false;
     this.delays = [];         // the reconnect delays chosen, newest last
     this.openedAt = 0;
     this.everOpened = false;
@@ -106,6 +113,9 @@ export class Feed extends EventTarget {
     this.retryTimer = 0;
     if (this.ws)
       this.ws.close (1000, 'bye');
+    this.ws = null;
+    clearTimeout (this.connectTimer);
+    clearInterval (this.watchdog);
     this.setState ('closed');
   }
 
@@ -122,6 +132,7 @@ export class Feed extends EventTarget {
     let ws;
 
     this.retryTimer = 0;
+    clearTimeout (this.connectTimer);
     this.setState ('connecting');
     try {
       ws = new WebSocket (this.url);
@@ -132,10 +143,20 @@ export class Feed extends EventTarget {
       return;
     }
     this.ws = ws;
+    // A handshake that never completes (a black-holed address) would
+    // otherwise keep the page "connecting" for minutes.
+    this.connectTimer = setTimeout (() => {
+      if (this.ws === ws && ws.readyState === WebSocket.CONNECTING)
+        this.abandon ('no answer to the handshake');
+    }, CONNECT_TIMEOUT_MS);
     ws.addEventListener ('open', () => {
       if (this.ws !== ws)
         return;
+      clearTimeout (this.connectTimer);
       this.openedAt = Date.now ();
+      this.lastRx = performance.now ();
+      this.probed = false;
+      this.watchdog = setInterval (() => this.checkAlive (), 250);
       this.everOpened = true;
       this.lastClose = null;
       this.setState ('open');
@@ -150,8 +171,39 @@ export class Feed extends EventTarget {
     });
   }
 
+  // The peer is gone without a close frame (the browser cannot see the
+  // server's heartbeat pings).  Quiet for a heartbeat: send a PING, which
+  // any feed answers; quiet for two: give up on this connection.
+  checkAlive () {
+    const quiet = performance.now () - this.lastRx;
+    const beat = this.heartbeatMs > 0 ? Math.max (200, this.heartbeatMs) : DEFAULT_HEARTBEAT_MS;
+
+    if (quiet > 2 * beat) {
+      this.abandon ('');
+    } else if (quiet > beat && !this.probed) {
+      this.probed = true;
+      this.send ({ type: 'PING', id: `k${++this.pingCounter}`, ts: performance.now () });
+    }
+  }
+
+  // Drops the connection now, without waiting for a close handshake that
+  // cannot happen, and goes on as for any other drop.
+  abandon (reason) {
+    const ws = this.ws;
+    if (!ws)
+      return;
+    this.ws = null;
+    try {
+      ws.close (NO_ANSWER, 'no answer');
+    } catch { /* already closing */ }
+    this.onClose (NO_ANSWER, reason);
+  }
+
   onClose (code, reason) {
     this.ws = null;
+    clearTimeout (this.connectTimer);
+    clearInterval (this.watchdog);
+    this.watchdog = 0;
     this.openedAt = 0;
     this.lastClose = { code, reason };
     this.clients = null;
@@ -211,6 +263,8 @@ export class Feed extends EventTarget {
     let msg;
 
     this.counters.received++;
+    this.lastRx = performance.now ();
+    this.probed = false;
     this.counters.bytesIn += typeof data === 'string' ? data.length : (data.size || data.byteLength || 0);
     this.emit ('counters');
     if (typeof data !== 'string')

@@ -86,7 +86,8 @@ export function hook (page) {
 export function assertContiguous (seqs, name) {
   for (let i = 1; i < seqs.length; i++)
     assert.equal (seqs[i], seqs[i - 1] + 1,
-                  `${name}: seq ${seqs[i]} follows ${seqs[i - 1]} (index ${i} of ${seqs.length})`);
+                  `${name}: seq ${seqs[i]} follows ${seqs[i - 1]} (index ${i} of ${seqs.length}: ` +
+                  `${seqs.slice (Math.max (0, i - 5), i + 5).join (' ')})`);
 }
 
 // A child process that is stopped by its PID, also when the test fails.

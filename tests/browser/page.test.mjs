@@ -203,6 +203,22 @@ test ('refused reconnects back off exponentially with jitter up to the cap',
                 'no RESUME when the server is where we left it');
 });
 
+test ('a silent server is probed with a PING, then dropped and retried', { timeout: 30000 }, async () => {
+  const n = mock.conns.length;
+  mock.conns[n - 1].drop ();
+  const conn = await mock.nextConnection (n);
+  // heartbeatMs 300: quiet for 300 ms → PING; quiet for 600 ms → give up.
+  conn.send ({ type: 'WELCOME', clientId: 'c11', server: 'Mock', heartbeatMs: 300, seq: 16 });
+  conn.send (five (16));
+  const probe = await conn.waitMessage ('a liveness PING', (m) => m.type === 'PING');
+  assert.match (probe.id, /^k/);
+  const next = await mock.nextConnection (n + 1, 10000);
+  assert.equal ((await hook (page)).rtts.length, 2, 'a liveness PING is not charted');
+  next.send ({ type: 'WELCOME', clientId: 'c12', server: 'Mock', heartbeatMs: 15000, seq: 16 });
+  next.send (five (16));
+  await waitFor ('state open', async () => (await hook (page)).state === 'open');
+});
+
 test ('accessible names, live regions and keyboard order', { timeout: 30000 }, async () => {
   assert.equal (await page.getByRole ('button', { name: 'Send PING' }).count (), 1);
   assert.equal (await page.getByRole ('button', { name: 'Send', exact: true }).count (), 1);
