@@ -250,6 +250,45 @@ test ('with --token the page passes ?token= on and is refused without it', { tim
   }
 });
 
+test ('over https the page connects with wss:', { timeout: 40000 }, async (t) => {
+  const dir = await mkdtemp (path.join (os.tmpdir (), 'ww-browser-tls-'));
+  let secure;
+  let context;
+  try {
+    const cert = path.join (dir, 'c.pem');
+    const key = path.join (dir, 'k.pem');
+    const openssl = new Child (['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
+      'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert]);
+    assert.deepEqual (await Promise.race ([openssl.exitPromise, sleep (15000).then (() => 'timeout')]),
+                      { code: 0, signal: null }, openssl.stderr);
+    await openssl.stop ();
+    secure = new Child ([binary, '--headless', '--bind', '127.0.0.1', '--port', '0',
+      '--no-persist', '--seed', '5', '--tls-cert', cert, '--tls-key', key]);
+    await waitFor ('wirewatch to listen or exit', () => secure.exited || /Listening on/.test (secure.stderr));
+    if (secure.exited && /TLS .* not supported by this build/.test (secure.stderr)) {
+      t.skip (`this wirewatch has no TLS: ${secure.stderr.trim ()}`);
+      return;
+    }
+    const m = await secure.waitForLine (/Listening on wss:\/\/127\.0\.0\.1:(\d+)\//);
+    // The certificate is self-signed: trust it for this context only.
+    context = await browser.newContext ({ ignoreHTTPSErrors: true });
+    const page = await context.newPage ();
+    const errors = watchErrors (page, 'https tab');
+    await page.goto (`https://127.0.0.1:${m[1]}/`);
+    await waitFor ('the page open with events over wss', async () => {
+      const h = await hook (page);
+      return h?.state === 'open' && h.events.length === 5;
+    });
+    assert.match ((await hook (page)).url, new RegExp (`^wss://127\\.0\\.0\\.1:${m[1]}/ws$`));
+    assert.deepEqual (errors.unexpected (), []);
+  } finally {
+    await context?.close ();
+    await secure?.stop ();
+    await rm (dir, { recursive: true, force: true });
+  }
+});
+
 // A server of its own at the default pace (an UPDATE every 2–7 s per event),
 // so the pictures show one or two highlighted cards rather than all five.
 test ('screenshots (WW_SCREENSHOTS=1)', { timeout: 90000, skip: process.env.WW_SCREENSHOTS !== '1' }, async () => {
