@@ -120,6 +120,7 @@ preferences_activated (GSimpleAction *action,
   prefs = ww_preferences_new (self->settings);
   gtk_window_set_transient_for (GTK_WINDOW (prefs), parent);
   gtk_window_set_modal (GTK_WINDOW (prefs), TRUE);
+  gtk_window_set_destroy_with_parent (GTK_WINDOW (prefs), TRUE);
   gtk_window_present (GTK_WINDOW (prefs));
 }
 
@@ -134,6 +135,8 @@ about_activated (GSimpleAction *action,
 
   about = g_object_new (ADW_TYPE_ABOUT_WINDOW,
                         "transient-for", gtk_application_get_active_window (app),
+                        "destroy-with-parent", TRUE,
+                        "modal", TRUE,
                         "application-name", _("Wirewatch"),
                         "application-icon", APPLICATION_ID,
                         "developer-name", _("The Wirewatch developers"),

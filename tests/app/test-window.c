@@ -6,6 +6,7 @@
 #include <adwaita.h>
 #include <libsoup/soup.h>
 
+#include "app/ww-application.h"
 #include "app/ww-client-row.h"
 #include "app/ww-preferences.h"
 #include "app/ww-window-private.h"
@@ -786,10 +787,114 @@ test_preferences_and_shortcuts (void)
   gtk_window_destroy (GTK_WINDOW (overlay));
 }
 
+/* ---- the application: actions, accelerators, one window ---- */
+
+static gboolean
+has_window (gpointer data)
+{
+  return gtk_application_get_active_window (data) != NULL;
+}
+
+static gboolean
+no_windows (gpointer data)
+{
+  return gtk_application_get_windows (data) == NULL;
+}
+
+typedef struct {
+  WwApplication *app;
+  gboolean       checked;
+} AppRun;
+
+/* Runs inside g_application_run(), so startup and shutdown both happen. */
+static gboolean
+application_body (gpointer data)
+{
+  AppRun *run = data;
+  WwApplication *app = run->app;
+  g_auto(GStrv) accels = NULL;
+  GtkWindow *window;
+
+  g_assert_true (wait_for (has_window, app, WAIT_MS));
+  window = gtk_application_get_active_window (GTK_APPLICATION (app));
+  g_assert_true (WW_IS_WINDOW (window));
+  g_assert_true (ww_window_get_running (WW_WINDOW (window)));
+
+  /* Accelerators, all set in one place. */
+  accels = gtk_application_get_accels_for_action (GTK_APPLICATION (app), "win.ping");
+  g_assert_cmpstr (accels[0], ==, "<Control>p");
+  g_clear_pointer (&accels, g_strfreev);
+  accels = gtk_application_get_accels_for_action (GTK_APPLICATION (app), "win.page('log')");
+  g_assert_cmpstr (accels[0], ==, "<Control>4");
+
+  /* Ctrl+4's action switches the page; the About window opens. */
+  g_action_group_activate_action (G_ACTION_GROUP (window), "page", g_variant_new_string ("log"));
+  g_action_group_activate_action (G_ACTION_GROUP (app), "about", NULL);
+  spin_ms (100);
+  {
+    GListModel *toplevels = gtk_window_get_toplevels ();
+    gboolean about = FALSE;
+
+    for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+      {
+        g_autoptr(GObject) toplevel = g_list_model_get_item (toplevels, i);
+
+        about |= ADW_IS_ABOUT_WINDOW (toplevel);
+      }
+    g_assert_true (about);
+  }
+
+  /* Quit closes every window, and the server with it. */
+  {
+    gpointer weak_window = window;
+
+    g_object_add_weak_pointer (G_OBJECT (window), &weak_window);
+    g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+    g_assert_true (wait_for (no_windows, app, WAIT_MS));
+    g_assert_true (wait_for (is_null, &weak_window, WAIT_MS));
+  }
+  run->checked = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_app_activate (GApplication *app,
+                 AppRun       *run)
+{
+  g_idle_add (application_body, run);
+}
+
+static void
+test_application (void)
+{
+  g_autoptr(WwServerConfig) config = loopback_config (0);
+  AppRun run = { NULL, FALSE };
+  char *argv[] = { (char *) "wirewatch", NULL };
+  gpointer weak;
+
+  run.app = ww_application_new (config, TRUE);
+  g_assert_nonnull (ww_application_get_settings (run.app));
+  g_assert_true (ww_application_get_port_given (run.app));
+  g_application_set_flags (G_APPLICATION (run.app), G_APPLICATION_NON_UNIQUE);
+  g_signal_connect_after (run.app, "activate", G_CALLBACK (on_app_activate), &run);
+
+  g_assert_cmpint (g_application_run (G_APPLICATION (run.app), 1, argv), ==, 0);
+  g_assert_true (run.checked);
+
+  weak = run.app;
+  g_object_add_weak_pointer (G_OBJECT (run.app), &weak);
+  g_object_unref (run.app);
+  g_assert_true (wait_for (is_null, &weak, WAIT_MS));
+}
+
 int
 main (int   argc,
       char *argv[])
 {
+  g_autofree char *state = g_dir_make_tmp ("ww-app-test-XXXXXX", NULL);
+
+  /* The application's own feed saves its state: keep that out of $HOME. */
+  g_setenv ("XDG_STATE_HOME", state, TRUE);
   gtk_test_init (&argc, &argv, NULL);
   adw_init ();
 
@@ -805,5 +910,14 @@ main (int   argc,
   g_test_add_func ("/app/settings/apply-and-keep", test_settings_apply);
   g_test_add_func ("/app/settings/preferences-and-shortcuts", test_preferences_and_shortcuts);
 
-  return g_test_run ();
+  g_test_add_func ("/app/application/actions", test_application);
+
+  {
+    int status = g_test_run ();
+    g_autofree char *command = g_strdup_printf ("rm -rf '%s'", state);
+
+    if (!g_spawn_command_line_sync (command, NULL, NULL, NULL, NULL))
+      g_warning ("could not remove %s", state);
+    return status;
+  }
 }
