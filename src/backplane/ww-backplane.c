@@ -160,7 +160,6 @@ struct _WwBackplane {
   gboolean      lease_in_flight;
   gboolean      presence_in_flight;
   gboolean      presence_dirty;
-  guint64       last_published_seq;
 
   WwBackplaneCounters counters;   /* atomically updated */
 };
@@ -988,8 +987,7 @@ request_state (WwBackplane *self,
   req->link = self->cmd;
   req->task = task;
   if (!LINK_COMMAND (self->cmd, state_cb, req,
-                     "EVAL", state_script, "2",
-                                        self->key_events, self->key_seq, floor))
+                     "EVAL", state_script, "2", self->key_events, self->key_seq, floor))
     {
       g_free (req);
       COUNT (self, errors);
@@ -1184,12 +1182,11 @@ lease_tick (WwBackplane *self)
 
   if (g_atomic_int_get (&self->leader))
     ok = LINK_COMMAND (self->cmd, renew_cb, req,
-                       "EVAL", renew_script, "1", self->key_leader,
-                                          self->id, lease);
+                       "EVAL", renew_script, "1", self->key_leader, self->id, lease);
   else
     ok = LINK_COMMAND (self->cmd, acquire_cb, req,
-                       "EVAL", acquire_script, "3", self->key_leader,
-                                          self->key_seq, self->key_events, self->id, lease);
+                       "EVAL", acquire_script, "3",
+                       self->key_leader, self->key_seq, self->key_events, self->id, lease);
   if (!ok)
     {
       g_free (req);
@@ -1251,7 +1248,7 @@ presence_refresh (WwBackplane *self)
   g_snprintf (ttl, sizeof ttl, "%u", self->presence_ms * 3);
   if (LINK_COMMAND (self->cmd, presence_cb, self->cmd,
                     "EVAL", presence_script, "1", self->key_presence,
-                                       self->presence_prefix, self->id, count, ttl))
+                    self->presence_prefix, self->id, count, ttl))
     {
       self->presence_in_flight = TRUE;
       self->presence_sent_at = g_get_monotonic_time ();
@@ -1407,7 +1404,9 @@ ww_backplane_publish_update (WwBackplane *self,
       set_leader (self, FALSE);
       return FALSE;
     }
-  if (seq == 0 || seq <= MAX (self->last_published_seq, ww_backplane_get_shared_seq (self)))
+  /* Only the cheap check here; Redis refuses a seq it already stores
+   * (STALESEQ), which also covers two publishes in flight. */
+  if (seq == 0 || seq <= ww_backplane_get_shared_seq (self))
     {
       COUNT (self, errors);
       return FALSE;
@@ -1424,14 +1423,12 @@ ww_backplane_publish_update (WwBackplane *self,
   message = g_strdup_printf ("U %s %s %s", seq_str, self->id, update_json);
   if (!LINK_COMMAND (self->cmd, publish_cb, self->cmd,
                      "EVAL", publish_script, "3",
-                                        self->key_events, self->key_seq, self->key_leader,
-                                        self->id, event_id, event_json, seq_str,
-                                        self->channel, message))
+                     self->key_events, self->key_seq, self->key_leader,
+                     self->id, event_id, event_json, seq_str, self->channel, message))
     {
       COUNT (self, errors);
       return FALSE;
     }
-  self->last_published_seq = seq;
   return TRUE;
 }
 

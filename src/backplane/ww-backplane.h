@@ -134,10 +134,12 @@ void         ww_backplane_get_counters     (WwBackplane         *self,
  * @event_json in NS:events under its "id" member, stores @seq and
  * PUBLISHes @update_json.  The update comes back through "message" on
  * every instance, this one included, so the feed should apply it there
- * and not before.  Returns FALSE (nothing sent) when not connected, not
- * leader, @seq is not above shared-seq, or @event_json has no string
- * "id"; a rejection by Redis later is counted in errors and, for a stale
- * seq, raises shared-seq to the stored value.
+ * and not before.  Use MAX (own seq, shared-seq) + 1 for @seq.  Returns
+ * FALSE (nothing sent) when not connected, not leader, @seq is not above
+ * shared-seq, or @event_json has no string "id"; a rejection by Redis
+ * later (a seq it already stores, a lease that is no longer ours) is
+ * counted in errors, raises shared-seq to the stored value or turns
+ * "leader" off.
  */
 gboolean     ww_backplane_publish_update (WwBackplane *self,
                                           guint64      seq,

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
 
 #include "redis-test-util.h"
@@ -57,10 +58,13 @@ ww_test_redis_connect (WwTestRedis *redis)
   return c;
 }
 
+/* PING answered by OUR server: another test may have taken the port
+ * between ww_test_free_port() and the bind, so check its directory. */
 static gboolean
 redis_answers (WwTestRedis *redis)
 {
   redisContext *c = ww_test_redis_connect (redis);
+  g_autofree char *ours = realpath (redis->tmpdir, NULL);
   redisReply *reply;
   gboolean ok;
 
@@ -70,6 +74,15 @@ redis_answers (WwTestRedis *redis)
   ok = reply != NULL && reply->type == REDIS_REPLY_STATUS && g_str_equal (reply->str, "PONG");
   if (reply != NULL)
     freeReplyObject (reply);
+  if (ok)
+    {
+      reply = redisCommand (c, "CONFIG GET dir");
+      ok = reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+           reply->element[1]->type == REDIS_REPLY_STRING &&
+           g_strcmp0 (reply->element[1]->str, ours) == 0;
+      if (reply != NULL)
+        freeReplyObject (reply);
+    }
   redisFree (c);
   return ok;
 }
@@ -108,11 +121,15 @@ ww_test_redis_start (WwTestRedis *redis)
         g_assert_no_error (error);
       }
 
-      /* At most 200 × 25 ms. */
+      /* At most 200 × 25 ms, less when it exits (port taken). */
       for (guint i = 0; i < 200; i++)
         {
+          const char *pid = g_subprocess_get_identifier (redis->proc);
+
           if (redis_answers (redis))
             return;
+          if (pid == NULL || kill ((pid_t) g_ascii_strtoll (pid, NULL, 10), 0) != 0)
+            break;
           g_usleep (25 * 1000);
         }
 
