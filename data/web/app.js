@@ -63,10 +63,17 @@ function closeText (close) {
   return close.reason ? `${what}: ${close.reason}` : what;
 }
 
-function restartClass (node, cls) {
-  node.classList.remove (cls);
-  void node.offsetWidth; // restart the CSS animation
-  node.classList.add (cls);
+// Starts the CSS animation that @cls carries, or starts it over when it is
+// running: rewinding the running animations avoids forcing a layout per
+// UPDATE as removing and re-adding the class would.
+function restartClass (node, cls, also = []) {
+  if (!node.classList.contains (cls)) {
+    node.classList.add (cls);
+    return;
+  }
+  for (const n of [node, ...also])
+    for (const a of n.getAnimations ())
+      a.currentTime = 0;
 }
 
 // ---- Event cards ------------------------------------------------------------
@@ -157,11 +164,11 @@ function renderEvent (event, seq, flash) {
   updateAgo (card, Date.now ());
 
   if (flash && old) {
-    restartClass (card.li, 'changed');
+    restartClass (card.li, 'changed', [card.seqEl]);
     if (old.homeScore !== event.homeScore)
-      restartClass (card.home.row, 'bumped');
+      restartClass (card.home.row, 'bumped', [card.home.score]);
     if (old.awayScore !== event.awayScore)
-      restartClass (card.away.row, 'bumped');
+      restartClass (card.away.row, 'bumped', [card.away.score]);
     clearTimeout (card.flashTimer);
     card.flashTimer = setTimeout (() => {
       card.li.classList.remove ('changed');
@@ -305,7 +312,17 @@ feed.addEventListener ('state', () => {
   if (feed.state !== 'open')
     $('stat-clients').textContent = '—';
 });
-feed.addEventListener ('counters', renderCounters);
+// Counters change with every frame; draw them at most once per display frame.
+let countersQueued = false;
+feed.addEventListener ('counters', () => {
+  if (countersQueued)
+    return;
+  countersQueued = true;
+  requestAnimationFrame (() => {
+    countersQueued = false;
+    renderCounters ();
+  });
+});
 feed.addEventListener ('welcome', () => {
   $('client-id').textContent = feed.clientId ?? '—';
   const s = feed.server;

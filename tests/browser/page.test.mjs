@@ -88,7 +88,7 @@ test ('WELCOME, INITIAL and UPDATEs render; a gap sends RESUME; duplicates are i
   h = await hook (page);
   assert.deepEqual (h.seqs, [11, 12, 13]);
   assert.equal (conn.messages.filter ((m) => m.type === 'RESUME').length, 1, 'one RESUME per gap');
-  assert.equal (await page.textContent ('#stat-seq'), '13');
+  await waitFor ('#stat-seq 13', async () => (await page.textContent ('#stat-seq')) === '13');
 });
 
 test ('PING shows the round trip and the chart', { timeout: 30000 }, async () => {
