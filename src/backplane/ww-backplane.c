@@ -1672,6 +1672,14 @@ parse_url (WwBackplane  *self,
   self->host = g_strdup (host);
   self->port = port;
   self->db = (int) db;
+  /* Pub/sub channels are global to a Redis server, whatever the database:
+   * deployments told apart by database number must not hear each other. */
+  if (self->db != 0)
+    {
+      g_free (self->ns);
+      self->ns = g_strdup_printf ("%s.%d", DEFAULT_NAMESPACE, self->db);
+      update_keys (self);
+    }
   if (g_uri_get_password (uri) != NULL && *g_uri_get_password (uri) != '\0')
     {
       self->password = g_strdup (g_uri_get_password (uri));

@@ -72,7 +72,9 @@ G_DECLARE_FINAL_TYPE (WwBackplane, ww_backplane, WW, BACKPLANE, GObject)
  * Properties (read-only unless noted):
  *   "url"             the URL given to ww_backplane_new()
  *   "id"              this instance's random id (16 hex digits)
- *   "namespace"       key prefix (read-write before start)
+ *   "namespace"       key and channel prefix (read-write before start);
+ *                     "wirewatch", or "wirewatch.N" for database N, since
+ *                     channels are shared by all databases
  *   "lease-ms"        leader lease, default 3000 (read-write before start)
  *   "connected"       both Redis links are up and subscribed
  *   "degraded"        started but not connected: the instance is on its own

@@ -268,6 +268,8 @@ test_bad_urls (void)
       g_assert_nonnull (bp);
       g_assert_cmpstr (ww_backplane_get_url (bp), ==, good[i]);
       g_assert_cmpuint (strlen (ww_backplane_get_id (bp)), ==, 16);
+      g_assert_cmpstr (ww_backplane_get_namespace (bp), ==,
+                       strstr (good[i], ":1/3") ? "wirewatch.3" : "wirewatch");
       g_assert_false (ww_backplane_is_connected (bp));
       g_assert_finalize_object (bp);
     }
