@@ -155,22 +155,6 @@ ww_chart_snapshot (GtkWidget   *widget,
   pango_layout_set_attributes (layout, attrs);
   pango_attr_list_unref (attrs);
 
-  if (self->compact)
-    {
-      left = 2; right = width - 2; top = 3; bottom = height - 3;
-    }
-  else
-    {
-      left = 64; right = width - 12; top = 30; bottom = height - 22;
-    }
-  plot_w = right - left;
-  plot_h = bottom - top;
-  if (plot_w <= 4 || plot_h <= 4)
-    {
-      cairo_destroy (cr);
-      return;
-    }
-
   for (guint s = 0; s < self->n_series; s++)
     {
       Series *series = self->series[s];
@@ -186,6 +170,34 @@ ww_chart_snapshot (GtkWidget   *widget,
         }
     }
   y_top = nice_ceiling (max_value * 1.1);
+
+  if (self->compact)
+    {
+      left = 2; right = width - 2; top = 3; bottom = height - 3;
+    }
+  else
+    {
+      int label_w = 0;
+
+      /* Room for the widest y label, whatever the unit's translation. */
+      for (int i = 0; i <= 4; i += 2)
+        {
+          g_autofree char *text = format_value (self, y_top * i / 4.0);
+          int w, h;
+
+          pango_layout_set_text (layout, text, -1);
+          pango_layout_get_pixel_size (layout, &w, &h);
+          label_w = MAX (label_w, w);
+        }
+      left = label_w + 14; right = width - 12; top = 30; bottom = height - 22;
+    }
+  plot_w = right - left;
+  plot_h = bottom - top;
+  if (plot_w <= 4 || plot_h <= 4)
+    {
+      cairo_destroy (cr);
+      return;
+    }
 
   /* Grid: quarters of the y range; labels on the left in full mode. */
   cairo_set_line_width (cr, 1);

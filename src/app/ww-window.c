@@ -392,6 +392,9 @@ start_server (WwWindow *self)
   guint16 port;
 
   config->own_thread = TRUE;
+  /* What the port box says now: the user may have changed it and pressed Start. */
+  gtk_spin_button_update (self->port_spin);
+  self->requested_port = (guint16) gtk_spin_button_get_value_as_int (self->port_spin);
   config->port = self->requested_port;
   config->port_attempts = (self->port_given || config->port == 0) ? 1 : 10;
 

@@ -3,7 +3,9 @@
 
 #include "config.h"
 
+#include <locale.h>
 #include <adwaita.h>
+#include <glib/gi18n.h>
 #include <libsoup/soup.h>
 
 #include "app/ww-preferences.h"
@@ -230,6 +232,14 @@ main (int   argc,
       return 2;
     }
   shots.outdir = argv[1];
+  /* For checking a translation by eye: WW_LOCALEDIR=DIR LANGUAGE=de. */
+  if (g_getenv ("WW_LOCALEDIR") != NULL)
+    {
+      setlocale (LC_ALL, "");
+      bindtextdomain (GETTEXT_PACKAGE, g_getenv ("WW_LOCALEDIR"));
+      bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+      textdomain (GETTEXT_PACKAGE);
+    }
   shots.sessions = g_ptr_array_new_with_free_func (g_object_unref);
   shots.conns = g_ptr_array_new_with_free_func (g_object_unref);
 
