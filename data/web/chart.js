@@ -46,7 +46,11 @@ export function drawLatency (svg, samples, med) {
   const H = Math.max (60, Math.round (svg.clientHeight) || 120);
   const title = svg.querySelector ('title');
   const recent = samples.slice (-SLOTS);
-  const top = niceCeiling (Math.max (...recent, med ?? 0) * 1.1);
+  // One stall (a busy machine, a GC pause) must not flatten every other
+  // bar: past three medians the scale stops growing and taller bars are
+  // drawn clipped, in another colour.
+  const highest = Math.max (...recent, med ?? 0);
+  const top = niceCeiling (Math.min (highest, Math.max (3 * (med ?? 0), 1)) * 1.1);
   const plotH = H - PAD_TOP - PAD_BOTTOM;
   const slot = W / SLOTS;
 
@@ -65,7 +69,8 @@ export function drawLatency (svg, samples, med) {
     return;
   }
 
-  title.textContent = `Round-trip times of the last ${recent.length} pings; median ${formatMs (med)}`;
+  title.textContent = `Round-trip times of the last ${recent.length} pings; median ${formatMs (med)}` +
+    (highest > top ? `; the highest, ${formatMs (highest)}, is cut at ${formatMs (top)}` : '');
   svg.append (el ('line', { class: 'chart-grid', x1: 0, x2: W, y1: PAD_TOP, y2: PAD_TOP }));
   svg.append (el ('text', { class: 'chart-label', x: 6, y: PAD_TOP - 4 },
                   Number.isInteger (top) ? `${top} ms` : formatMs (top)));
@@ -75,8 +80,13 @@ export function drawLatency (svg, samples, med) {
   recent.forEach ((v, i) => {
     const x = (offset + i) * slot + slot * 0.15;
     const yy = y (v);
+    const cls = ['chart-bar'];
+    if (i === recent.length - 1)
+      cls.push ('latest');
+    if (v > top)
+      cls.push ('clipped');
     svg.append (el ('rect', {
-      class: i === recent.length - 1 ? 'chart-bar latest' : 'chart-bar',
+      class: cls.join (' '),
       x: x.toFixed (2), y: yy.toFixed (2),
       width: (slot * 0.7).toFixed (2), height: Math.max (1, H - PAD_BOTTOM - yy).toFixed (2),
       rx: Math.min (3, slot * 0.2),

@@ -111,6 +111,18 @@ test ('PING shows the round trip and the chart', { timeout: 30000 }, async () =>
   const second = await conn.waitMessage ('second PING', (m) => m.type === 'PING' && m.id !== ping.id);
   conn.send ({ type: 'PONG', id: second.id, ts: second.ts, serverTs: Date.now () });
   await waitFor ('two RTTs', async () => (await hook (page)).rtts.length === 2);
+
+  // A slow third answer: the chart keeps its scale and clips that bar.
+  await page.click ('#ping');
+  const third = await conn.waitMessage ('third PING', (m) => m.type === 'PING' && ![ping.id, second.id].includes (m.id));
+  await new Promise ((resolve) => setTimeout (resolve, 400));
+  conn.send ({ type: 'PONG', id: third.id, ts: third.ts, serverTs: Date.now () });
+  await waitFor ('three RTTs', async () => (await hook (page)).rtts.length === 3);
+  const rtts = (await hook (page)).rtts;
+  if (rtts[2] > 3 * Math.max (rtts[0], rtts[1])) {
+    assert.equal (await page.locator ('#rtt-chart rect.chart-bar.clipped').count (), 1);
+    assert.match (await page.textContent ('#rtt-chart title'), /is cut at/);
+  }
 });
 
 test ('chat is sent, shown as text, and limited to 4 KiB', { timeout: 30000 }, async () => {
@@ -213,7 +225,7 @@ test ('a silent server is probed with a PING, then dropped and retried', { timeo
   const probe = await conn.waitMessage ('a liveness PING', (m) => m.type === 'PING');
   assert.match (probe.id, /^k/);
   const next = await mock.nextConnection (n + 1, 10000);
-  assert.equal ((await hook (page)).rtts.length, 2, 'a liveness PING is not charted');
+  assert.equal ((await hook (page)).rtts.length, 3, 'a liveness PING is not charted');
   next.send ({ type: 'WELCOME', clientId: 'c12', server: 'Mock', heartbeatMs: 15000, seq: 16 });
   next.send (five (16));
   await waitFor ('state open', async () => (await hook (page)).state === 'open');
