@@ -405,6 +405,13 @@ test_ping_rtt (void)
 
 /* ---- client mode ---- */
 
+static gboolean
+status_says_reconnecting (gpointer data)
+{
+  ww_window_refresh (data);
+  return strstr (ww_window_get_status_text (data), "reconnecting in ") != NULL;
+}
+
 static void
 test_client_mode (void)
 {
@@ -446,6 +453,11 @@ test_client_mode (void)
   ww_window_refresh (window);
   expected = g_strdup_printf ("Connected to %s", url);
   g_assert_true (g_str_has_prefix (ww_window_get_status_text (window), expected));
+
+  /* The other server goes away: the status line says when the next try is. */
+  ww_server_stop (server);
+  g_assert_true (wait_for (status_says_reconnecting, window, WAIT_MS));
+  g_assert_false (ww_window_get_warning_visible (window));
 
   /* And back: the embedded server starts again. */
   ww_window_set_mode (window, WW_MODE_SERVER);

@@ -211,6 +211,9 @@ on_activate (GtkApplication *app,
   feed->max_interval_ms = 5000;
   feed->persist = FALSE;
 
+  if (g_getenv ("WW_SCREENSHOT_DARK") != NULL)
+    adw_style_manager_set_color_scheme (adw_style_manager_get_default (),
+                                        ADW_COLOR_SCHEME_FORCE_DARK);
   shots->window = ww_window_new_full (app, config, FALSE, feed, NULL);
   gtk_window_set_default_size (GTK_WINDOW (shots->window), 1280, 800);
   gtk_window_present (GTK_WINDOW (shots->window));
