@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <glib/gi18n.h>
+#include <glib-unix.h>
 
 #include "ww-application.h"
 #include "ww-preferences.h"
@@ -16,6 +17,8 @@ struct _WwApplication
   WwServerConfig *config;
   gboolean        port_given;
   GSettings      *settings;
+  guint           sigint_id;
+  guint           sigterm_id;
 };
 
 G_DEFINE_FINAL_TYPE (WwApplication, ww_application, ADW_TYPE_APPLICATION)
@@ -153,6 +156,26 @@ about_activated (GSimpleAction *action,
   gtk_window_present (GTK_WINDOW (about));
 }
 
+/* Ctrl+C in the terminal of `make run`, or a service manager's SIGTERM:
+ * quit like the menu does, so peers get their 1001 close. */
+static gboolean
+on_quit_signal (gpointer data)
+{
+  g_action_group_activate_action (G_ACTION_GROUP (data), "quit", NULL);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+ww_application_shutdown (GApplication *app)
+{
+  WwApplication *self = WW_APPLICATION (app);
+
+  g_clear_handle_id (&self->sigint_id, g_source_remove);
+  g_clear_handle_id (&self->sigterm_id, g_source_remove);
+
+  G_APPLICATION_CLASS (ww_application_parent_class)->shutdown (app);
+}
+
 static void
 ww_application_startup (GApplication *app)
 {
@@ -173,6 +196,9 @@ ww_application_startup (GApplication *app)
   g_simple_action_set_enabled (G_SIMPLE_ACTION (g_action_map_lookup_action (G_ACTION_MAP (app),
                                                                             "preferences")),
                                self->settings != NULL);
+
+  self->sigint_id = g_unix_signal_add (SIGINT, on_quit_signal, self);
+  self->sigterm_id = g_unix_signal_add (SIGTERM, on_quit_signal, self);
 
   for (guint i = 0; i < G_N_ELEMENTS (accelerators); i++)
     gtk_application_set_accels_for_action (GTK_APPLICATION (app), accelerators[i].action,
@@ -199,6 +225,7 @@ ww_application_class_init (WwApplicationClass *klass)
   object_class->finalize = ww_application_finalize;
   app_class->activate = ww_application_activate;
   app_class->startup = ww_application_startup;
+  app_class->shutdown = ww_application_shutdown;
 }
 
 static void
