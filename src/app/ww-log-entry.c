@@ -32,6 +32,7 @@ enum {
   PROP_MESSAGE_TYPE,
   PROP_SIZE_TEXT,
   PROP_PREVIEW,
+  PROP_DIRECTION_CLASSES,
   N_PROPS
 };
 
@@ -231,6 +232,16 @@ ww_log_entry_get_property (GObject    *object,
     case PROP_PREVIEW:
       g_value_set_string (value, self->preview);
       break;
+    case PROP_DIRECTION_CLASSES:
+      {
+        static const char *in[] = { "dir-in", NULL };
+        static const char *out[] = { "dir-out", NULL };
+        static const char *server[] = { "dir-server", NULL };
+
+        g_value_set_boxed (value, self->direction == WW_LOG_DIRECTION_IN ? in :
+                                  self->direction == WW_LOG_DIRECTION_OUT ? out : server);
+      }
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -270,6 +281,10 @@ ww_log_entry_class_init (WwLogEntryClass *klass)
     g_param_spec_string ("size-text", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   properties[PROP_PREVIEW] =
     g_param_spec_string ("preview", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  /* For the direction cell's css-classes: colour by direction. */
+  properties[PROP_DIRECTION_CLASSES] =
+    g_param_spec_boxed ("direction-classes", NULL, NULL, G_TYPE_STRV,
+                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 

@@ -271,6 +271,15 @@ ww_log_page_set_filter_text (WwLogPage  *self,
   apply_filter_text (self, text);
 }
 
+void
+ww_log_page_select (WwLogPage *self,
+                    guint      position)
+{
+  g_return_if_fail (WW_IS_LOG_PAGE (self));
+
+  gtk_single_selection_set_selected (self->selection, position);
+}
+
 char *
 ww_log_page_dup_text (WwLogPage *self)
 {

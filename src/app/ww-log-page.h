@@ -35,6 +35,9 @@ void        ww_log_page_set_paused    (WwLogPage  *self,
                                        gboolean    paused);
 void        ww_log_page_set_filter_text (WwLogPage *self,
                                        const char *text);
+/* Selects the shown entry at @position (G_MAXUINT: none). */
+void        ww_log_page_select        (WwLogPage  *self,
+                                       guint       position);
 /* All shown entries as tab-separated lines. */
 char       *ww_log_page_dup_text      (WwLogPage  *self);
 

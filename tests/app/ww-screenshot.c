@@ -133,6 +133,26 @@ save_widget (Shots      *shots,
 
 static const char *pages[] = { "events", "clients", "traffic", "log" };
 
+/* The inspector with a message open looks like what it is for. */
+static void
+select_last_update (Shots *shots)
+{
+  WwLogPage *log = ww_window_get_log_page (shots->window);
+  GListModel *model = ww_log_page_get_filtered_model (log);
+
+  ww_log_page_flush (log);
+  for (guint i = g_list_model_get_n_items (model); i > 0; i--)
+    {
+      g_autoptr(WwLogEntry) entry = g_list_model_get_item (model, i - 1);
+
+      if (g_str_equal (ww_log_entry_get_message_type (entry), "UPDATE"))
+        {
+          ww_log_page_select (log, i - 1);
+          return;
+        }
+    }
+}
+
 /* With WW_SCREENSHOT_EXTRA set: the preferences and a narrow window too,
  * for checking by eye (not part of data/screenshots). */
 static gboolean
@@ -183,7 +203,11 @@ next_step (gpointer data)
       return G_SOURCE_REMOVE;
     }
   if (shots->step % 2 == 0)
-    ww_window_set_page (shots->window, pages[page]);
+    {
+      ww_window_set_page (shots->window, pages[page]);
+      if (g_str_equal (pages[page], "log"))
+        select_last_update (shots);
+    }
   else if (!save_widget (shots, GTK_WIDGET (shots->window), pages[page]))
     shots->status = 1;
   shots->step++;
