@@ -250,6 +250,32 @@ test ('with --token the page passes ?token= on and is refused without it', { tim
   }
 });
 
+test ('a burst of UPDATEs (5 events every 10–20 ms) arrives whole and in order', { timeout: 40000 }, async (t) => {
+  const fast = new Child ([binary, '--headless', '--bind', '127.0.0.1', '--port', '0',
+    '--no-persist', '--seed', '9', '--update-interval', '0.01-0.02']);
+  let page;
+  try {
+    const m = await fast.waitForLine (/Listening on ws:\/\/127\.0\.0\.1:(\d+)\//);
+    page = await browser.newPage ();
+    const errors = watchErrors (page, 'burst tab');
+    await page.goto (`http://127.0.0.1:${m[1]}/`);
+    await waitFor ('the page open with events', async () => {
+      const h = await hook (page);
+      return h?.state === 'open' && h.events.length === 5;
+    });
+    await waitFor ('1,000 UPDATEs', async () => (await hook (page)).seqs.length >= 1000, { timeout: 30000 });
+    const h = await hook (page);
+    t.diagnostic (`${h.seqs.length} UPDATEs, ${h.counters.gaps} gaps, ${h.counters.duplicates} duplicates`);
+    assertContiguous (h.seqs, 'burst tab');
+    assert.equal (h.counters.gapsSkipped, 0);
+    assert.equal (h.state, 'open', 'not dropped for falling behind');
+    assert.deepEqual (errors.unexpected (), []);
+  } finally {
+    await page?.close ();
+    await fast.stop ();
+  }
+});
+
 test ('over https the page connects with wss:', { timeout: 40000 }, async (t) => {
   const dir = await mkdtemp (path.join (os.tmpdir (), 'ww-browser-tls-'));
   let secure;
