@@ -67,7 +67,6 @@ export class Feed extends EventTarget {
     this.lastClose = null;    // { code, reason }
 
     this.clientId = null;
-    this.myIds = new Set ();
     this.server = null;
     this.heartbeatMs = null;
     this.clients = null;
@@ -288,7 +287,8 @@ export class Feed extends EventTarget {
           from: typeof msg.from === 'string' ? msg.from : '',
           text: msg.text,
           ts: Number.isFinite (msg.ts) ? msg.ts : Date.now (),
-          mine: this.myIds.has (msg.from),
+          // Only this connection's id: ids are reused after a server restart.
+          mine: this.clientId !== null && msg.from === this.clientId,
         });
       break;
     case 'PRESENCE':
@@ -314,8 +314,6 @@ export class Feed extends EventTarget {
     this.attempt = 0;
     this.clientId = typeof msg.clientId === 'string' || typeof msg.clientId === 'number'
       ? String (msg.clientId) : null;
-    if (this.clientId !== null)
-      this.myIds.add (this.clientId);
     this.server = msg.server ?? null;
     this.heartbeatMs = Number.isFinite (msg.heartbeatMs) ? msg.heartbeatMs : null;
     this.emit ('welcome', msg);

@@ -213,6 +213,17 @@ test ('after a server restart both tabs reconnect and miss no UPDATE', { timeout
     if (byA.has (u.seq))
       assert.deepEqual (u, byA.get (u.seq));
   assert.equal (await tabs[0].page.textContent ('#status-text'), 'Connected');
+
+  // The restarted server hands out client ids afresh; a chat is still
+  // "You" only in the tab that wrote it.
+  const text = `after the restart ${Date.now ()}`;
+  await tabs[1].page.fill ('#chat-input', text);
+  await tabs[1].page.press ('#chat-input', 'Enter');
+  for (const tab of tabs)
+    await waitFor (`the chat in ${tab.name}`, async () =>
+      (await tab.page.locator ('#chat-log li').last ().textContent ()).includes (text));
+  assert.match (await tabs[0].page.locator ('#chat-log li').last ().textContent (), /^Client /);
+  assert.match (await tabs[1].page.locator ('#chat-log li').last ().textContent (), /^You/);
 });
 
 test ('with --token the page passes ?token= on and is refused without it', { timeout: 40000 }, async () => {
