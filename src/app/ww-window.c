@@ -442,14 +442,26 @@ start_server (WwWindow *self)
   ww_clients_page_set_server (self->clients_page, self->server);
 
   url = ww_server_dup_url (self->server, "/ws");
-  /* The window's client is a client like any other: it shows the token. */
-  ww_client_set_token (self->client, config->token);
   {
     g_autofree char *message = g_strdup_printf (_("Server listening; the window follows it at %s"),
                                                 url);
     log_note (self, message);
   }
+  /* The window's client is a client like any other: it shows the token,
+   * and trusts exactly the certificate its own server presents (which is
+   * typically self-signed). */
+  ww_client_set_token (self->client, config->token);
   ww_client_connect (self->client, url);
+  /* After connect: the client ties the certificate to the URL it has now. */
+  if (config->tls_cert_file != NULL)
+    {
+      g_autoptr(GTlsCertificate) certificate =
+        g_tls_certificate_new_from_file (config->tls_cert_file, NULL);
+
+      ww_client_set_accepted_certificate (self->client, certificate);
+    }
+  else
+    ww_client_set_accepted_certificate (self->client, NULL);
   return TRUE;
 }
 
@@ -469,6 +481,9 @@ start_client (WwWindow *self)
     }
   if (self->settings)
     g_settings_set_string (self->settings, "client-url", url);
+  /* Another server: our own server's token and certificate do not apply. */
+  ww_client_set_token (self->client, NULL);
+  ww_client_set_accepted_certificate (self->client, NULL);
   ww_client_connect (self->client, url);
   return TRUE;
 }

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <adwaita.h>
+#include <glib/gstdio.h>
 #include <libsoup/soup.h>
 
 #include "app/ww-application.h"
@@ -401,6 +402,64 @@ test_ping_rtt (void)
 
   g_signal_handler_disconnect (client, handler);
   destroy_window (window);
+}
+
+/* wss:// with a self-signed certificate: the built-in client trusts
+ * exactly the certificate its own server presents. */
+static void
+test_server_mode_tls (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("ww-app-tls-XXXXXX", NULL);
+  g_autofree char *cert = g_build_filename (dir, "cert.pem", NULL);
+  g_autofree char *key = g_build_filename (dir, "key.pem", NULL);
+  g_autoptr(WwServerConfig) config = loopback_config (0);
+  g_autoptr(WwFeedConfig) feed = fast_feed_config ();
+  g_autoptr(GError) error = NULL;
+  const char *openssl[] = {
+    "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+    "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+    "-keyout", key, "-out", cert, NULL
+  };
+  int wait_status = 0;
+  WwWindow *window;
+
+  if (!g_spawn_sync (NULL, (char **) openssl, NULL,
+                     G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                     NULL, NULL, NULL, NULL, &wait_status, &error) ||
+      !g_spawn_check_wait_status (wait_status, NULL))
+    {
+      g_test_skip ("openssl could not make a test certificate");
+      return;
+    }
+
+  config->tls_cert_file = g_strdup (cert);
+  config->tls_key_file = g_strdup (key);
+  window = ww_window_new_full (NULL, config, FALSE, feed, NULL);
+  gtk_window_present (GTK_WINDOW (window));
+
+  if (!ww_window_get_running (window))
+    {
+      /* A server without TLS says so in the window: that much holds. */
+      g_autofree char *why = g_strdup (ww_window_get_error_text (window));
+
+      g_assert_nonnull (why);
+      g_assert_nonnull (strstr (why, "TLS"));
+      destroy_window (window);
+      g_remove (cert);
+      g_remove (key);
+      g_rmdir (dir);
+      g_test_skip (why);
+      return;
+    }
+  g_assert_null (ww_window_get_error_text (window));
+  g_assert_true (g_str_has_prefix (ww_client_get_url (ww_window_get_client (window)), "wss://"));
+  g_assert_true (wait_for (all_cards_filled, window, WAIT_MS));
+  g_assert_true (wait_for (client_open, window, WAIT_MS));
+
+  destroy_window (window);
+  g_remove (cert);
+  g_remove (key);
+  g_rmdir (dir);
 }
 
 /* ---- client mode ---- */
@@ -913,6 +972,7 @@ main (int   argc,
   g_test_add_func ("/app/window/server-mode-events", test_server_mode_events);
   g_test_add_func ("/app/window/clients-appear-and-leave", test_clients_appear_and_leave);
   g_test_add_func ("/app/window/ping-rtt", test_ping_rtt);
+  g_test_add_func ("/app/window/server-mode-tls", test_server_mode_tls);
   g_test_add_func ("/app/window/client-mode", test_client_mode);
   g_test_add_func ("/app/window/client-mode-bad-url", test_client_mode_bad_url);
   g_test_add_func ("/app/window/port-in-use", test_port_in_use);
