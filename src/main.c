@@ -184,8 +184,8 @@ server_config_from_options (const WwOptions *o)
       config->allowed_origins = g_strdupv (o->allow_origins);
     }
   config->deflate = o->deflate;
-  if (o->rate_limit >= 0)
-    config->rate_limit = (guint) o->rate_limit;
+  /* --rate-limit belongs to the feed, which warns once before it closes
+   * with 1008; the server's own limiter would close first and silently. */
   if (o->max_connections >= 0)
     config->max_connections = (guint) o->max_connections;
   if (o->max_per_address >= 0)
