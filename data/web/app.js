@@ -352,6 +352,8 @@ feed.addEventListener ('server-error', (ev) => {
 
 $('ping').addEventListener ('click', () => feed.ping ());
 $('retry-now').addEventListener ('click', () => feed.retryNow ());
+// Back on the network (a laptop waking up): no need to sit out the countdown.
+window.addEventListener ('online', () => feed.retryNow ());
 $('chat-form').addEventListener ('submit', (ev) => {
   ev.preventDefault ();
   const input = $('chat-input');

@@ -202,6 +202,15 @@ test ('refused reconnects back off exponentially with jitter up to the cap',
   [200, 400, 800, 1600, 1600].forEach ((full, i) => {
     assert.ok (delays[i] <= full && delays[i] >= full * 0.75, `delay ${i}: ${delays[i]} for ${full}`);
   });
+  // Going back online skips the countdown.
+  await waitFor ('online while waiting starts an attempt at once', () => page.evaluate (() => {
+    if (window.wirewatch.state !== 'waiting')
+      return false;
+    window.dispatchEvent (new Event ('online'));
+    return window.wirewatch.state === 'connecting';
+  }));
+  await waitFor ('that attempt refused', async () => (await hook (page)).state === 'waiting');
+
   // "Retry now" skips the countdown.
   mock.refuse = false;
   await waitFor ('state waiting', async () => (await hook (page)).state === 'waiting');
