@@ -172,6 +172,7 @@ ww_application_shutdown (GApplication *app)
 
   g_clear_handle_id (&self->sigint_id, g_source_remove);
   g_clear_handle_id (&self->sigterm_id, g_source_remove);
+  ww_window_wait_for_stopped_servers ();
 
   G_APPLICATION_CLASS (ww_application_parent_class)->shutdown (app);
 }

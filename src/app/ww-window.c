@@ -61,6 +61,9 @@ struct _WwWindow
   guint64               last_connections_total;
   guint64               last_connections_active;
   gboolean              snapshot_in_flight;
+  guint                 n_stopping;
+  gboolean              start_pending;
+  gboolean              disposed;
   gint64                clients_update_us;
   guint                 clients_update_count;
 };
@@ -364,20 +367,81 @@ update_actions (WwWindow *self)
   set_action_enabled (self, "ping", open);
 }
 
+/* Servers being stopped on worker threads, across all windows. */
+static guint n_stopping_servers;
+
+static void
+stop_server_thread (GTask        *task,
+                    gpointer      source,
+                    gpointer      task_data,
+                    GCancellable *cancellable)
+{
+  ww_server_stop (task_data);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_server_stopped (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  WwWindow *self = WW_WINDOW (source);
+  g_autoptr(WwEventFeed) feed = user_data;
+
+  g_task_propagate_boolean (G_TASK (result), NULL);
+  n_stopping_servers--;
+  self->n_stopping--;
+  if (self->disposed)
+    return;
+
+  log_note (self, _("Server stopped"));
+  if (self->start_pending && self->n_stopping == 0)
+    {
+      self->start_pending = FALSE;
+      ww_window_start (self);
+    }
+  else
+    ww_window_update_status (self);
+}
+
+/*
+ * ww_server_stop() sends 1001 to every peer, then waits (up to the close
+ * timeout) for their close frames and joins the I/O thread.  Our own
+ * client's close handshake runs on this main loop, so waiting here would
+ * always cost the full timeout and freeze the window meanwhile: the wait
+ * happens on a worker thread instead, and a Start that comes in the
+ * meantime runs once the port is free again.
+ */
 static void
 stop_server (WwWindow *self)
 {
+  g_autoptr(GTask) task = NULL;
+
   ww_client_disconnect (self->client);
-  if (self->server != NULL)
-    {
-      /* Sends 1001 to every peer and joins the I/O thread: well under a
-       * second, so doing it here does not stall the window noticeably. */
-      ww_server_stop (self->server);
-      log_note (self, _("Server stopped"));
-    }
-  g_clear_object (&self->feed);
-  g_clear_object (&self->server);
   ww_clients_page_set_server (self->clients_page, NULL);
+  if (self->server == NULL)
+    {
+      g_clear_object (&self->feed);
+      return;
+    }
+
+  task = g_task_new (self, NULL, on_server_stopped, g_steal_pointer (&self->feed));
+  g_task_set_source_tag (task, stop_server);
+  g_task_set_task_data (task, g_steal_pointer (&self->server), g_object_unref);
+  n_stopping_servers++;
+  self->n_stopping++;
+  g_task_run_in_thread (task, stop_server_thread);
+}
+
+/* For the application's shutdown: let every stop in flight finish (bounded). */
+void
+ww_window_wait_for_stopped_servers (void)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (n_stopping_servers > 0 && g_get_monotonic_time () < deadline)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
 }
 
 static gboolean
@@ -493,6 +557,7 @@ ww_window_stop (WwWindow *self)
 {
   g_return_if_fail (WW_IS_WINDOW (self));
 
+  self->start_pending = FALSE;
   if (self->mode == WW_MODE_SERVER)
     stop_server (self);
   else
@@ -520,7 +585,13 @@ ww_window_start (WwWindow *self)
   gtk_label_set_text (self->strip_label, "");
   clear_events (self);
 
-  if (self->mode == WW_MODE_SERVER)
+  if (self->mode == WW_MODE_SERVER && self->n_stopping > 0)
+    {
+      /* The previous server still holds the port: start once it is gone. */
+      self->start_pending = TRUE;
+      self->running = FALSE;
+    }
+  else if (self->mode == WW_MODE_SERVER)
     self->running = start_server (self);
   else
     self->running = start_client (self);
@@ -541,6 +612,8 @@ state_dot_class (WwWindow *self)
 
   if (self->error_text != NULL)
     return "failed";
+  if (self->start_pending)
+    return "waiting";
   if (!self->running)
     return "stopped";
   if (state == WW_CLIENT_STATE_OPEN)
@@ -602,6 +675,10 @@ ww_window_update_status (WwWindow *self)
   if (self->error_text != NULL)
     {
       g_string_append (text, self->error_text);
+    }
+  else if (self->start_pending)
+    {
+      g_string_append (text, _("Waiting for the previous server to stop…"));
     }
   else if (!self->running)
     {
@@ -1161,16 +1238,16 @@ ww_window_dispose (GObject *object)
 {
   WwWindow *self = WW_WINDOW (object);
 
+  self->disposed = TRUE;
   g_clear_handle_id (&self->tick_id, g_source_remove);
   if (self->client != NULL)
-    {
-      g_signal_handlers_disconnect_by_data (self->client, self);
-      ww_client_disconnect (self->client);
-    }
-  if (self->server != NULL)
-    ww_server_stop (self->server);
-  g_clear_object (&self->feed);
-  g_clear_object (&self->server);
+    g_signal_handlers_disconnect_by_data (self->client, self);
+  /* On a worker thread like any stop; the task keeps this object (not
+   * its widgets) alive until the server is gone. */
+  if (self->server != NULL || self->feed != NULL)
+    stop_server (self);
+  else if (self->client != NULL)
+    ww_client_disconnect (self->client);
   g_clear_object (&self->client);
 
   gtk_widget_dispose_template (GTK_WIDGET (self), WW_TYPE_WINDOW);

@@ -16,5 +16,7 @@ typedef enum {
 } WwMode;
 
 WwWindow *ww_window_new (WwApplication *application);
+/* Servers stop on worker threads; the application waits for them on shutdown. */
+void      ww_window_wait_for_stopped_servers (void);
 
 G_END_DECLS

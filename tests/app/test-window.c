@@ -132,6 +132,12 @@ destroy_window (WwWindow *window)
 }
 
 static gboolean
+is_running (gpointer data)
+{
+  return ww_window_get_running (data);
+}
+
+static gboolean
 all_cards_filled (gpointer data)
 {
   WwWindow *window = data;
@@ -215,13 +221,24 @@ test_server_mode_events (void)
   g_assert_true (g_str_has_prefix (ww_window_get_status_text (window), prefix));
   g_assert_false (ww_window_get_warning_visible (window));
 
-  /* Stop and start again: the server goes away cleanly and comes back. */
-  ww_window_stop (window);
-  g_assert_false (ww_window_get_running (window));
-  g_assert_null (ww_window_get_server (window));
-  g_assert_true (g_str_has_prefix (ww_window_get_status_text (window), "Stopped"));
-  ww_window_start (window);
-  g_assert_true (ww_window_get_running (window));
+  /* Stop and start again: the server goes away cleanly and comes back.
+   * How long the main thread waits for the I/O thread is reported. */
+  {
+    gint64 start = g_get_monotonic_time ();
+
+    ww_window_stop (window);
+    g_test_message ("ww_window_stop() returned after %.1f ms",
+                    (g_get_monotonic_time () - start) / 1000.0);
+    g_assert_false (ww_window_get_running (window));
+    g_assert_null (ww_window_get_server (window));
+    g_assert_true (g_str_has_prefix (ww_window_get_status_text (window), "Stopped"));
+
+    /* Start at once: it waits for the old server to let go of the port. */
+    ww_window_start (window);
+    g_assert_true (wait_for (is_running, window, WAIT_MS));
+    g_test_message ("stop and restart on the same port took %.1f ms",
+                    (g_get_monotonic_time () - start) / 1000.0);
+  }
   g_assert_true (wait_for (all_cards_filled, window, WAIT_MS));
 
   destroy_window (window);
@@ -520,6 +537,7 @@ test_client_mode (void)
 
   /* And back: the embedded server starts again. */
   ww_window_set_mode (window, WW_MODE_SERVER);
+  g_assert_true (wait_for (is_running, window, WAIT_MS));
   g_assert_nonnull (ww_window_get_server (window));
   g_assert_true (wait_for (all_cards_filled, window, WAIT_MS));
 
@@ -628,6 +646,15 @@ test_log_capped (void)
   last = g_list_model_get_item (model, cap - 1);
   g_assert_cmpstr (ww_log_entry_get_preview (last), ==, "{\"type\":\"UPDATE\",\"n\":19999}");
   g_assert_cmpstr (ww_log_entry_get_message_type (last), ==, "UPDATE");
+
+  /* Export and copy write what is shown: one line per entry. */
+  {
+    g_autofree char *text = ww_log_page_dup_text (log);
+    g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
+
+    g_assert_cmpuint (g_strv_length (lines), ==, cap + 1);
+    g_assert_nonnull (strstr (lines[cap - 1], "\"n\":19999}"));
+  }
 
   /* Filter by text. */
   ww_log_page_set_filter_text (log, "\"n\":19998}");
