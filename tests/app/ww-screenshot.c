@@ -178,6 +178,15 @@ extra_step (Shots *shots,
     case 3:
       save_widget (shots, GTK_WIDGET (shots->window), "narrow");
       return TRUE;
+    case 4:
+      gtk_window_set_default_size (GTK_WINDOW (shots->window), 1280, 800);
+      ww_window_set_client_url (shots->window, "ws://127.0.0.1:1/ws");
+      ww_window_set_mode (shots->window, WW_MODE_CLIENT);
+      ww_window_set_page (shots->window, "clients");
+      return TRUE;
+    case 5:
+      save_widget (shots, GTK_WIDGET (shots->window), "client-mode");
+      return TRUE;
     default:
       return FALSE;
     }
