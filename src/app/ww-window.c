@@ -889,7 +889,15 @@ ww_window_refresh (WwWindow *self)
   ww_traffic_page_update (self->traffic_page, serving ? &server_counters : NULL, server_latency,
                           &client_counters, drop_codes, rtt_window, now);
 
-  if (ww_event_card_has_event (self->cards[0]))
+  if (ww_client_get_state (self->client) == WW_CLIENT_STATE_OPEN &&
+      !ww_client_get_speaks_feed (self->client) &&
+      !ww_event_card_has_event (self->cards[0]))
+    {
+      /* An echo server or anything else: say why the cards stay empty. */
+      gtk_label_set_text (self->events_summary,
+                          _("This server does not send the Wirewatch feed; its messages are on the Log page"));
+    }
+  else if (ww_event_card_has_event (self->cards[0]))
     {
       g_autofree char *summary = NULL;
       guint64 seq = ww_client_get_last_seq (self->client);
