@@ -96,6 +96,7 @@ struct _WwIo {
 
   gboolean              accept_paused;
   guint64               accept_resume_ms;
+  guint64               accept_warned_ms;
   gboolean              shutting_down;
   gboolean              finished;
   guint64               shutdown_deadline_ms;
@@ -1850,8 +1851,13 @@ io_accept (WwIo *io, guint index)
             {
               /* Out of descriptors: stop accepting for a moment instead of
                * spinning on a listener that stays readable. */
-              g_warning ("Cannot accept connections: %s; pausing for %u ms",
-                         g_strerror (errno), ACCEPT_PAUSE_MS);
+              if (io->now_ms >= io->accept_warned_ms)
+                {
+                  /* Once a minute at most: this repeats every pause. */
+                  g_message ("Cannot accept connections: %s; pausing for %u ms",
+                             g_strerror (errno), ACCEPT_PAUSE_MS);
+                  io->accept_warned_ms = io->now_ms + 60000;
+                }
               io_listen_enable (io, FALSE);
               io->accept_paused = TRUE;
               io->accept_resume_ms = io->now_ms + ACCEPT_PAUSE_MS;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -844,6 +845,52 @@ test_limits_http_pipeline_flood (void)
   wwt_server_free (server);
 }
 
+static void
+test_limits_out_of_fds (void)
+{
+  WwServer *server = wwt_server_new (NULL);
+  guint16 port = ww_server_get_port (server);
+  struct rlimit saved, low;
+  GArray *fds = g_array_new (FALSE, FALSE, sizeof (int));
+
+  /* The I/O thread is up and GLib has made its contexts (each needs an
+   * fd) before the limit is lowered. */
+  g_main_context_default ();
+  assert_echo_works (port);
+
+  /* Leave room for a few connections only: the server's accept() hits
+   * EMFILE, pauses instead of spinning, and recovers once fds return. */
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &saved), ==, 0);
+  low = saved;
+  low.rlim_cur = wwt_count_fds () + 9;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &low), ==, 0);
+  for (guint i = 0; i < 64; i++)
+    {
+      int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      struct sockaddr_in sa = { 0 };
+
+      if (fd < 0)
+        break;
+      sa.sin_family = AF_INET;
+      sa.sin_port = htons (port);
+      sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+      if (connect (fd, (struct sockaddr *) &sa, sizeof sa) != 0)
+        {
+          close (fd);
+          break;
+        }
+      g_array_append_val (fds, fd);
+    }
+  g_usleep (300 * 1000);
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &saved), ==, 0);
+  for (guint i = 0; i < fds->len; i++)
+    close (g_array_index (fds, int, i));
+  g_array_unref (fds);
+
+  assert_echo_works (port);
+  wwt_server_free (server);
+}
+
 /* ---- heartbeat ---------------------------------------------------------------- */
 
 static gboolean
@@ -1334,6 +1381,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/server/limits/rate", test_limits_rate);
   g_test_add_func ("/server/limits/send-queue", test_limits_send_queue);
   g_test_add_func ("/server/limits/http-pipeline-flood", test_limits_http_pipeline_flood);
+  g_test_add_func ("/server/limits/out-of-fds", test_limits_out_of_fds);
   g_test_add_func ("/server/heartbeat", test_heartbeat);
   g_test_add_func ("/server/idle-timeout", test_idle_timeout);
   g_test_add_func ("/server/lifecycle/restart", test_lifecycle_restart);
