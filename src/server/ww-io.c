@@ -1180,6 +1180,7 @@ static void
 ws_consume (WwPeer *peer, guint8 *buf, gsize len)
 {
   WwIo *io = peer->io;
+  gboolean saw_message = FALSE;
 
   if (peer->parser == NULL)
     {
@@ -1205,8 +1206,18 @@ ws_consume (WwPeer *peer, guint8 *buf, gsize len)
       buf += consumed;
       len -= consumed;
 
+      /* Whether the input stopped between two frames: only then may the
+       * parser be given back (it keeps partial headers to itself). */
       if (r == WW_PARSE_NEED_MORE)
-        break;
+        {
+          if (consumed > 0)
+            peer->flags &= ~WW_PEER_F_BOUNDARY;
+          break;
+        }
+      if (r == WW_PARSE_MESSAGE || r == WW_PARSE_CONTROL)
+        peer->flags |= WW_PEER_F_BOUNDARY;
+      if (r == WW_PARSE_MESSAGE)
+        saw_message = TRUE;
       if (r == WW_PARSE_ERROR)
         {
           guint code = error && error->domain == WW_PROTOCOL_ERROR ? (guint) error->code
@@ -1270,6 +1281,13 @@ ws_consume (WwPeer *peer, guint8 *buf, gsize len)
         peer->endpoint->vtable.message (peer, ev.opcode, ev.data, ev.len,
                                         peer->endpoint->user_data);
     }
+
+  /* A read of control frames only (a pong to our heartbeat, typically):
+   * the peer is idle, so hand the parser back now rather than keep 80
+   * bytes per connection until the next heartbeat. */
+  if (!saw_message && peer->parser && (peer->flags & WW_PEER_F_BOUNDARY) &&
+      !ww_message_parser_in_message (peer->parser))
+    g_clear_pointer (&peer->parser, ww_message_parser_free);
 }
 
 /* ---- HTTP input and the upgrade ------------------------------------------ */
@@ -1752,8 +1770,8 @@ peer_trim (WwPeer *peer)
 {
   if (peer->extra && peer->extra->deflate)
     ww_deflate_release_idle (peer->extra->deflate);
-  if (peer->parser && !ww_message_parser_in_message (peer->parser) &&
-      ww_message_parser_buffered (peer->parser) == 0)
+  if (peer->parser && (peer->flags & WW_PEER_F_BOUNDARY) &&
+      !ww_message_parser_in_message (peer->parser))
     g_clear_pointer (&peer->parser, ww_message_parser_free);
   if (peer->out && queue_size (peer->out) == 0 && !(peer->flags & WW_PEER_F_DIRTY))
     {

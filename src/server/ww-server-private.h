@@ -40,7 +40,7 @@ enum {
   WW_PEER_F_OPENED      = 1 << 3, /* the endpoint's opened() ran */
   WW_PEER_F_SERVED      = 1 << 4, /* answered at least one request */
   WW_PEER_F_TIMER       = 1 << 5, /* linked in the timer wheel */
-  WW_PEER_F_CLOSE_AFTER = 1 << 6, /* HTTP: close once the response left */
+  WW_PEER_F_BOUNDARY    = 1 << 6, /* the last read ended between frames */
 };
 
 /*
