@@ -91,27 +91,38 @@ make_preview (const char *data,
     }
 }
 
-/* The feed's "type" field, read cheaply: only for small JSON objects. */
+/*
+ * The feed's "type" field, found by a scan of the first bytes rather than
+ * a JSON parse: the inspector sees every frame on the main thread, and a
+ * busy server sends thousands a second.  Only a label, so a miss is fine.
+ */
 static char *
 sniff_message_type (const char *data,
                     gsize       len)
 {
-  g_autoptr(JsonParser) parser = NULL;
-  JsonNode *root, *type;
+  const char *end, *p, *value;
+  gsize scan = MIN (len, 128);
 
-  if (len == 0 || len > WW_LOG_ENTRY_MAX_PAYLOAD || data[0] != '{')
+  if (len == 0 || data[0] != '{')
     return g_strdup ("");
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, data, (gssize) len, NULL))
-    return g_strdup ("");
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    return g_strdup ("");
-  type = json_object_get_member (json_node_get_object (root), "type");
-  if (type == NULL || !JSON_NODE_HOLDS_VALUE (type) ||
-      json_node_get_value_type (type) != G_TYPE_STRING)
-    return g_strdup ("");
-  return g_strndup (json_node_get_string (type), 32);
+  end = data + scan;
+  for (p = data; p + 6 <= end; p++)
+    {
+      if (memcmp (p, "\"type\"", 6) != 0)
+        continue;
+      p += 6;
+      while (p < end && (*p == ' ' || *p == ':'))
+        p++;
+      if (p >= end || *p != '"')
+        break;
+      value = ++p;
+      while (p < end && *p != '"' && *p != '\\' && p - value < 32)
+        p++;
+      if (p >= end || *p != '"')
+        break;
+      return g_utf8_make_valid (value, p - value);
+    }
+  return g_strdup ("");
 }
 
 WwLogEntry *

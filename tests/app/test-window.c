@@ -675,6 +675,51 @@ test_log_capped (void)
   destroy_window (window);
 }
 
+static WwLogEntry *
+frame_entry (gboolean    outgoing,
+             guint       opcode,
+             const char *data,
+             gsize       len)
+{
+  g_autoptr(GBytes) payload = g_bytes_new (data, len);
+
+  return ww_log_entry_new_frame (g_get_real_time (), outgoing, opcode, payload);
+}
+
+static void
+test_log_entry (void)
+{
+  g_autoptr(WwLogEntry) pong = frame_entry (FALSE, 0x1, "{\"type\" : \"PONG\",\"id\":\"a\"}", 26);
+  g_autoptr(WwLogEntry) plain = frame_entry (TRUE, 0x1, "hello\nworld", 11);
+  g_autoptr(WwLogEntry) other = frame_entry (FALSE, 0x1, "{\"x\":1}", 7);
+  g_autoptr(WwLogEntry) binary = frame_entry (FALSE, 0x2, "\x00\x01\xff", 3);
+  g_autoptr(WwLogEntry) close = frame_entry (FALSE, 0x8, "\x03\xe8" "bye", 5);
+  g_autoptr(WwLogEntry) bad = frame_entry (FALSE, 0x1, "\xff\xfe{", 3);
+  g_autoptr(WwLogEntry) note = ww_log_entry_new_note (g_get_real_time (), "Client 1 connected");
+  g_autofree char *big_text = g_strnfill (100000, 'a');
+  g_autoptr(WwLogEntry) big = frame_entry (TRUE, 0x1, big_text, 100000);
+  g_autofree char *details = ww_log_entry_dup_details (pong);
+  g_autofree char *big_details = ww_log_entry_dup_details (big);
+  g_autofree char *line = ww_log_entry_to_line (close);
+
+  g_assert_cmpstr (ww_log_entry_get_message_type (pong), ==, "PONG");
+  g_assert_nonnull (strstr (details, "\"id\" : \"a\""));   /* pretty-printed */
+  g_assert_cmpstr (ww_log_entry_get_message_type (other), ==, "");
+  g_assert_cmpstr (ww_log_entry_get_preview (plain), ==, "hello world");
+  g_assert_cmpint (ww_log_entry_get_direction (plain), ==, WW_LOG_DIRECTION_OUT);
+  g_assert_cmpint (ww_log_entry_get_kind (binary), ==, WW_LOG_KIND_BINARY);
+  g_assert_cmpstr (ww_log_entry_get_preview (binary), ==, "00 01 ff ");
+  g_assert_cmpint (ww_log_entry_get_kind (close), ==, WW_LOG_KIND_CONTROL);
+  g_assert_cmpstr (ww_log_entry_get_preview (close), ==, "1000 bye");
+  g_assert_nonnull (strstr (line, "CLOSE"));
+  g_assert_true (g_utf8_validate (ww_log_entry_get_preview (bad), -1, NULL));
+  g_assert_cmpint (ww_log_entry_get_kind (note), ==, WW_LOG_KIND_SERVER);
+  /* Big payloads: the size is the real one, the kept bytes are capped. */
+  g_assert_cmpuint (ww_log_entry_get_size (big), ==, 100000);
+  g_assert_cmpuint (strlen (big_details), <, WW_LOG_ENTRY_MAX_PAYLOAD + 64);
+  g_assert_cmpuint (g_utf8_strlen (ww_log_entry_get_preview (big), -1), <=, 241);
+}
+
 /* ---- clients model: 10,000 rows, in place, few items-changed ---- */
 
 static void
@@ -1004,6 +1049,7 @@ main (int   argc,
   g_test_add_func ("/app/window/client-mode-bad-url", test_client_mode_bad_url);
   g_test_add_func ("/app/window/port-in-use", test_port_in_use);
   g_test_add_func ("/app/log/capped", test_log_capped);
+  g_test_add_func ("/app/log/entry", test_log_entry);
   g_test_add_func ("/app/clients/model-diff", test_clients_model_diff);
   g_test_add_func ("/app/event-card/highlight", test_event_card_highlight);
   g_test_add_func ("/app/settings/apply-and-keep", test_settings_apply);
