@@ -97,8 +97,8 @@ describe_left (WwClientRow *row,
   gint64 seconds = MAX (0, now_us - ww_client_row_get_connected_at (row)) / G_USEC_PER_SEC;
 
   return g_strdup_printf (_("Client %llu (%s) left after %d s"),
-                          (unsigned long long) ww_client_row_get_id (row), ww_client_row_get_address (row),
-                          (int) seconds);
+                          (unsigned long long) ww_client_row_get_id (row),
+                          ww_client_row_get_address (row), (int) seconds);
 }
 
 void
@@ -135,7 +135,8 @@ ww_clients_page_update (WwClientsPage *self,
           if (joined)
             g_ptr_array_add (joined,
                              g_strdup_printf (_("Client %llu connected from %s (%s)"),
-                                              (unsigned long long) info->id, ww_client_row_get_address (row),
+                                              (unsigned long long) info->id,
+                                              ww_client_row_get_address (row),
                                               ww_client_row_get_agent (row)));
         }
       ww_client_row_set_generation (row, self->generation);
@@ -152,7 +153,8 @@ ww_clients_page_update (WwClientsPage *self,
 
       while (start > 0)
         {
-          g_autoptr(WwClientRow) row = g_list_model_get_item (G_LIST_MODEL (self->store), start - 1);
+          g_autoptr(WwClientRow) row = g_list_model_get_item (G_LIST_MODEL (self->store),
+                                                              start - 1);
 
           if (ww_client_row_get_generation (row) == self->generation)
             break;
@@ -280,8 +282,9 @@ ww_clients_page_init (WwClientsPage *self)
 
   self->rows = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   self->store = g_list_store_new (WW_TYPE_CLIENT_ROW);
-  self->sort_model = gtk_sort_list_model_new (g_object_ref (G_LIST_MODEL (self->store)),
-                                              g_object_ref (gtk_column_view_get_sorter (self->view)));
+  self->sort_model =
+    gtk_sort_list_model_new (g_object_ref (G_LIST_MODEL (self->store)),
+                             g_object_ref (gtk_column_view_get_sorter (self->view)));
   /* Sorting 10,000 rows in steps keeps the frame clock ticking. */
   gtk_sort_list_model_set_incremental (self->sort_model, TRUE);
   selection = gtk_no_selection_new (g_object_ref (G_LIST_MODEL (self->sort_model)));

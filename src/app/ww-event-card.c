@@ -279,7 +279,8 @@ ww_event_card_class_init (WwEventCardClass *klass)
   object_class->dispose = ww_event_card_dispose;
   object_class->finalize = ww_event_card_finalize;
 
-  gtk_widget_class_set_template_from_resource (widget_class, RESOURCE_PREFIX "/ui/ww-event-card.ui");
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               RESOURCE_PREFIX "/ui/ww-event-card.ui");
   gtk_widget_class_bind_template_child (widget_class, WwEventCard, box);
   gtk_widget_class_bind_template_child (widget_class, WwEventCard, id_label);
   gtk_widget_class_bind_template_child (widget_class, WwEventCard, name_label);

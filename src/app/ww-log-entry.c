@@ -79,7 +79,8 @@ make_preview (const char *data,
       glong n_chars = 0;
 
       out = g_string_new (NULL);
-      for (const char *p = valid; *p && n_chars < PREVIEW_CHARS; p = g_utf8_next_char (p), n_chars++)
+      for (const char *p = valid; *p && n_chars < PREVIEW_CHARS;
+           p = g_utf8_next_char (p), n_chars++)
         {
           gunichar c = g_utf8_get_char (p);
 
@@ -284,7 +285,8 @@ ww_log_entry_class_init (WwLogEntryClass *klass)
     g_param_spec_string ("direction-text", NULL, NULL, NULL,
                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   properties[PROP_OPCODE_TEXT] =
-    g_param_spec_string ("opcode-text", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+    g_param_spec_string ("opcode-text", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
   properties[PROP_MESSAGE_TYPE] =
     g_param_spec_string ("message-type", NULL, NULL, NULL,
                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);

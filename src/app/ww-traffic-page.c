@@ -211,6 +211,16 @@ update_process (WwTrafficPage *self,
     }
 }
 
+/* Per second since the last sample; a counter that went back (a new
+ * server or connection) counts as no traffic rather than a negative rate. */
+static double
+rate (guint64 now,
+      guint64 before,
+      double  dt)
+{
+  return now >= before ? (now - before) / dt : 0;
+}
+
 void
 ww_traffic_page_update (WwTrafficPage          *self,
                         const WwServerCounters *server,
@@ -297,10 +307,10 @@ ww_traffic_page_update (WwTrafficPage          *self,
 
       if (dt > 0)
         {
-          double s_in_rate = s_in >= self->last_server_in ? (s_in - self->last_server_in) / dt : 0;
-          double s_out_rate = s_out >= self->last_server_out ? (s_out - self->last_server_out) / dt : 0;
-          double c_in_rate = c_in >= self->last_client_in ? (c_in - self->last_client_in) / dt : 0;
-          double c_out_rate = c_out >= self->last_client_out ? (c_out - self->last_client_out) / dt : 0;
+          double s_in_rate = rate (s_in, self->last_server_in, dt);
+          double s_out_rate = rate (s_out, self->last_server_out, dt);
+          double c_in_rate = rate (c_in, self->last_client_in, dt);
+          double c_out_rate = rate (c_out, self->last_client_out, dt);
           double in_rate = server ? s_in_rate : c_in_rate;
           double out_rate = server ? s_out_rate : c_out_rate;
 

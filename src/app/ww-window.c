@@ -321,8 +321,9 @@ update_warning (WwWindow *self)
   if (exposed)
     {
       g_autofree char *text =
-        g_strdup_printf (_("Listening on %s without an access token: anyone who can reach this "
-                           "computer can connect. Set a token in Preferences, or bind to 127.0.0.1."),
+        g_strdup_printf (_("Listening on %s without an access token: anyone who can reach "
+                           "this computer can connect. Set a token in Preferences, or bind "
+                           "to 127.0.0.1."),
                          config->bind_address);
 
       gtk_label_set_text (self->warning_label, text);
@@ -473,14 +474,16 @@ start_server (WwWindow *self)
           if (config->port_attempts > 1)
             message = g_strdup_printf (_("Ports %u to %u are all in use by other programs. "
                                          "Choose another port and press Start."),
-                                       config->port, MIN (65535u, config->port + config->port_attempts - 1));
+                                       config->port,
+                                       MIN (65535u, config->port + config->port_attempts - 1));
           else
             message = g_strdup_printf (_("Port %u is already in use by another program. "
                                          "Choose another port and press Start."), config->port);
         }
       else if (g_error_matches (error, WW_SERVER_ERROR, WW_SERVER_ERROR_BAD_ADDRESS))
         message = g_strdup_printf (_("Cannot listen on “%s”: %s"),
-                                   config->bind_address ? config->bind_address : "", error->message);
+                                   config->bind_address ? config->bind_address : "",
+                                   error->message);
       else
         message = g_strdup_printf (_("The server could not start: %s"), error->message);
       set_string (&self->error_text, message);
@@ -895,7 +898,8 @@ ww_window_refresh (WwWindow *self)
     {
       /* An echo server or anything else: say why the cards stay empty. */
       gtk_label_set_text (self->events_summary,
-                          _("This server does not send the Wirewatch feed; its messages are on the Log page"));
+                          _("This server does not send the Wirewatch feed; "
+                            "its messages are on the Log page"));
     }
   else if (ww_event_card_has_event (self->cards[0]))
     {
@@ -907,7 +911,8 @@ ww_window_refresh (WwWindow *self)
                                                 "Feed sequence %llu · served to %u client",
                                                 "Feed sequence %llu · served to %u clients",
                                                 (gulong) server_counters.connections_active),
-                                   (unsigned long long) seq, (guint) server_counters.connections_active);
+                                   (unsigned long long) seq,
+                                   (guint) server_counters.connections_active);
       else
         summary = g_strdup_printf (_("Sequence %llu · from %s"), (unsigned long long) seq,
                                    ww_client_get_url (self->client));

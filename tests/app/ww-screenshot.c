@@ -20,7 +20,8 @@
 
 static const char *agents[] = {
   "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
-  "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+  "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0 Safari/537.36",
   "websocat/1.13",
   "Python/3.11 websockets/10.4",
   "node-ws/8.17",
@@ -69,8 +70,8 @@ send_pings (gpointer data)
       /* Different clients at different paces. */
       if ((n + i) % (i + 1) != 0)
         continue;
-      text = g_strdup_printf ("{\"type\":\"PING\",\"id\":\"shot-%u-%u\",\"ts\":%" G_GINT64_FORMAT "}",
-                              i, n, g_get_real_time () / 1000);
+      text = g_strdup_printf ("{\"type\":\"PING\",\"id\":\"shot-%u-%u\",\"ts\":%"
+                              G_GINT64_FORMAT "}", i, n, g_get_real_time () / 1000);
       soup_websocket_connection_send_text (conn, text);
     }
   n++;
