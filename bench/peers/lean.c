@@ -211,20 +211,6 @@ conn_io (Conn *c)
   return c->io;
 }
 
-static void
-conn_io_release (Conn *c)
-{
-  Io *io = c->io;
-
-  if (io && io->rlen == 0 && io->wlen == io->woff)
-    {
-      free (io->rbuf);
-      free (io->wbuf);
-      free (io);
-      c->io = NULL;
-    }
-}
-
 static Conn    *conns;      /* [max_fds], pages touched only as fds are used */
 static int      max_fds;
 static int      epfd;
@@ -355,8 +341,15 @@ flush_conn (int fd)
         }
       if (io)
         {
+          /* Buffers stay while the connection lives (no malloc churn per
+           * message); only a burst's big buffer is given back. */
           io->woff = io->wlen = 0;
-          conn_io_release (c);
+          if (io->wcap > 256 * 1024)
+            {
+              free (io->wbuf);
+              io->wbuf = NULL;
+              io->wcap = 0;
+            }
         }
     }
   if (pending != c->want_out)
@@ -524,7 +517,15 @@ handle_http (int fd, const uint8_t *data, size_t len)
   n = snprintf (resp, sizeof resp,
                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                 "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept);
-  wbuf_append (c, (const uint8_t *) resp, (size_t) n);
+  {
+    /* Written at once, so an idle connection never gets an Io. */
+    ssize_t w = send (fd, resp, (size_t) n, MSG_NOSIGNAL);
+
+    if (w < 0)
+      w = 0;
+    if (w < n)
+      wbuf_append (c, (const uint8_t *) resp + w, (size_t) (n - w));
+  }
   c->id = ++next_id;
   if (c->kind == KIND_FEED)
     {
