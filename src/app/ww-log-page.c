@@ -5,6 +5,8 @@
 
 #include <glib/gi18n.h>
 
+#include <adwaita.h>
+
 #include "ww-log-page.h"
 
 struct _WwLogPage
@@ -405,14 +407,77 @@ find_activated (GtkWidget  *widget,
 }
 
 static void
-export_written (GObject      *source,
-                GAsyncResult *result,
-                gpointer      user_data)
+export_replaced (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
 
   if (!g_file_replace_contents_finish (G_FILE (source), result, NULL, &error))
-    g_warning ("Could not export the log: %s", error->message);
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+void
+ww_log_page_export (WwLogPage           *self,
+                    GFile               *file,
+                    GCancellable        *cancellable,
+                    GAsyncReadyCallback  callback,
+                    gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *header = NULL;
+
+  g_return_if_fail (WW_IS_LOG_PAGE (self));
+  g_return_if_fail (G_IS_FILE (file));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, ww_log_page_export);
+  text = ww_log_page_dup_text (self);
+  header = g_strdup_printf ("# %s\t%s\t%s\t%s\t%s\t%s\n", _("time"), _("direction"),
+                            _("opcode"), _("type"), _("bytes"), _("preview"));
+  bytes = g_bytes_new_take (g_strconcat (header, text, NULL), strlen (header) + strlen (text));
+  g_file_replace_contents_bytes_async (file, bytes, NULL, FALSE,
+                                       G_FILE_CREATE_REPLACE_DESTINATION, cancellable,
+                                       export_replaced, g_steal_pointer (&task));
+}
+
+gboolean
+ww_log_page_export_finish (WwLogPage     *self,
+                           GAsyncResult  *result,
+                           GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+on_exported (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  WwLogPage *self = WW_LOG_PAGE (source);
+  g_autoptr(GFile) file = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = g_file_get_basename (file);
+  g_autofree char *message = NULL;
+  GtkWidget *overlay;
+
+  if (ww_log_page_export_finish (self, result, &error))
+    message = g_strdup_printf (_("Log exported to %s"), name);
+  else
+    message = g_strdup_printf (_("Could not export the log: %s"), error->message);
+
+  overlay = gtk_widget_get_ancestor (GTK_WIDGET (self), ADW_TYPE_TOAST_OVERLAY);
+  if (overlay != NULL)
+    adw_toast_overlay_add_toast (ADW_TOAST_OVERLAY (overlay), adw_toast_new (message));
+  else
+    g_message ("%s", message);
 }
 
 static void
@@ -422,18 +487,10 @@ on_export_response (WwLogPage            *self,
 {
   if (response == GTK_RESPONSE_ACCEPT)
     {
-      g_autoptr(GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (chooser));
-      g_autofree char *text = ww_log_page_dup_text (self);
-      g_autofree char *header = g_strdup_printf ("# %s\t%s\t%s\t%s\t%s\t%s\n", _("time"),
-                                                 _("direction"), _("opcode"), _("type"),
-                                                 _("bytes"), _("preview"));
-      GBytes *bytes = g_bytes_new_take (g_strconcat (header, text, NULL),
-                                        strlen (header) + strlen (text));
+      GFile *file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (chooser));
 
-      g_file_replace_contents_bytes_async (file, bytes, NULL, FALSE,
-                                           G_FILE_CREATE_REPLACE_DESTINATION, NULL,
-                                           export_written, NULL);
-      g_bytes_unref (bytes);
+      if (file != NULL)
+        ww_log_page_export (self, file, NULL, on_exported, file);
     }
   g_clear_object (&self->chooser);
 }

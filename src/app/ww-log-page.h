@@ -38,6 +38,15 @@ void        ww_log_page_set_filter_text (WwLogPage *self,
 /* Selects the shown entry at @position (G_MAXUINT: none). */
 void        ww_log_page_select        (WwLogPage  *self,
                                        guint       position);
+/* Writes the shown entries to @file (tab-separated, a header line first). */
+void        ww_log_page_export        (WwLogPage           *self,
+                                       GFile               *file,
+                                       GCancellable        *cancellable,
+                                       GAsyncReadyCallback  callback,
+                                       gpointer             user_data);
+gboolean    ww_log_page_export_finish (WwLogPage           *self,
+                                       GAsyncResult        *result,
+                                       GError             **error);
 /* All shown entries as tab-separated lines. */
 char       *ww_log_page_dup_text      (WwLogPage  *self);
 

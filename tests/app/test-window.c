@@ -77,6 +77,20 @@ spin_ms (guint ms)
     g_main_context_iteration (NULL, TRUE);
 }
 
+static void
+store_result (GObject      *source,
+              GAsyncResult *result,
+              gpointer      data)
+{
+  *(GAsyncResult **) data = g_object_ref (result);
+}
+
+static gboolean
+is_set (gpointer data)
+{
+  return *(gpointer *) data != NULL;
+}
+
 static WwFeedConfig *
 fast_feed_config (void)
 {
@@ -654,6 +668,29 @@ test_log_capped (void)
 
     g_assert_cmpuint (g_strv_length (lines), ==, cap + 1);
     g_assert_nonnull (strstr (lines[cap - 1], "\"n\":19999}"));
+  }
+
+  /* Export writes the same lines to a file, after a header. */
+  {
+    g_autofree char *dir = g_dir_make_tmp ("ww-app-export-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename (dir, "log.tsv", NULL);
+    g_autoptr(GFile) file = g_file_new_for_path (path);
+    g_autoptr(GAsyncResult) result = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *contents = NULL;
+    g_auto(GStrv) lines = NULL;
+
+    ww_log_page_export (log, file, NULL, store_result, &result);
+    g_assert_true (wait_for (is_set, &result, WAIT_MS));
+    g_assert_true (ww_log_page_export_finish (log, result, &error));
+    g_assert_no_error (error);
+    g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+    lines = g_strsplit (contents, "\n", -1);
+    g_assert_cmpuint (g_strv_length (lines), ==, cap + 2);
+    g_assert_true (g_str_has_prefix (lines[0], "# "));
+    g_assert_nonnull (strstr (lines[cap], "\"n\":19999}"));
+    g_remove (path);
+    g_rmdir (dir);
   }
 
   /* Filter by text. */
