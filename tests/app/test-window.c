@@ -984,6 +984,7 @@ no_windows (gpointer data)
 typedef struct {
   WwApplication *app;
   gboolean       checked;
+  gboolean       expect_client;
 } AppRun;
 
 /* Runs inside g_application_run(), so startup and shutdown both happen. */
@@ -998,6 +999,19 @@ application_body (gpointer data)
   g_assert_true (wait_for (has_window, app, WAIT_MS));
   window = gtk_application_get_active_window (GTK_APPLICATION (app));
   g_assert_true (WW_IS_WINDOW (window));
+
+  if (run->expect_client)
+    {
+      /* The last mode came back, with the last URL. */
+      g_assert_cmpint (ww_window_get_mode (WW_WINDOW (window)), ==, WW_MODE_CLIENT);
+      g_assert_null (ww_window_get_server (WW_WINDOW (window)));
+      g_assert_cmpstr (ww_client_get_url (ww_window_get_client (WW_WINDOW (window))), ==,
+                       "ws://127.0.0.1:1/ws");
+      g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+      g_assert_true (wait_for (no_windows, app, WAIT_MS));
+      run->checked = TRUE;
+      return G_SOURCE_REMOVE;
+    }
   g_assert_true (ww_window_get_running (WW_WINDOW (window)));
 
   /* Accelerators, all set in one place. */
@@ -1067,6 +1081,32 @@ test_application (void)
   g_assert_true (wait_for (is_null, &weak, WAIT_MS));
 }
 
+static void
+test_application_restores_mode (void)
+{
+  g_autoptr(WwServerConfig) config = loopback_config (0);
+  g_autoptr(GSettings) settings = g_settings_new (APPLICATION_ID);
+  AppRun run = { NULL, FALSE, TRUE };
+  char *argv[] = { (char *) "wirewatch", NULL };
+  gpointer weak;
+
+  g_settings_set_enum (settings, "mode", WW_MODE_CLIENT);
+  g_settings_set_string (settings, "client-url", "ws://127.0.0.1:1/ws");
+
+  run.app = ww_application_new (config, FALSE);
+  g_application_set_flags (G_APPLICATION (run.app), G_APPLICATION_NON_UNIQUE);
+  g_signal_connect_after (run.app, "activate", G_CALLBACK (on_app_activate), &run);
+  g_assert_cmpint (g_application_run (G_APPLICATION (run.app), 1, argv), ==, 0);
+  g_assert_true (run.checked);
+
+  weak = run.app;
+  g_object_add_weak_pointer (G_OBJECT (run.app), &weak);
+  g_object_unref (run.app);
+  g_assert_true (wait_for (is_null, &weak, WAIT_MS));
+  g_settings_reset (settings, "mode");
+  g_settings_reset (settings, "client-url");
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1093,6 +1133,7 @@ main (int   argc,
   g_test_add_func ("/app/settings/preferences-and-shortcuts", test_preferences_and_shortcuts);
 
   g_test_add_func ("/app/application/actions", test_application);
+  g_test_add_func ("/app/application/restores-mode", test_application_restores_mode);
 
   {
     int status = g_test_run ();
