@@ -209,6 +209,7 @@ client_open (gpointer data)
 static void
 test_server_mode_events (void)
 {
+  gint64 created = g_get_monotonic_time ();
   WwWindow *window = new_window (0, FALSE);
   SeqWait w = { window, 0 };
   g_autofree char *prefix = NULL;
@@ -223,6 +224,8 @@ test_server_mode_events (void)
 
   /* The INITIAL fills all five cards at once, well within one interval. */
   g_assert_true (wait_for (all_cards_filled, window, WAIT_MS));
+  g_test_message ("window created to five scores shown: %.1f ms",
+                  (g_get_monotonic_time () - created) / 1000.0);
   assert_five_distinct_events (window);
 
   /* Then live UPDATEs: a card moves past its seq and lights up. */
