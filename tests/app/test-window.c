@@ -233,6 +233,20 @@ test_server_mode_events (void)
     w.seq = MAX (w.seq, ww_event_card_get_seq (ww_window_get_event_card (window, i)));
   g_assert_true (wait_for (some_card_past_seq, &w, WAIT_MS));
 
+  /* Copy URL puts the served page's address on the clipboard. */
+  {
+    g_autofree char *expected = g_strdup_printf ("http://127.0.0.1:%u/", port);
+    g_autoptr(GAsyncResult) result = NULL;
+    g_autofree char *copied = NULL;
+    GdkClipboard *clipboard = gtk_widget_get_clipboard (GTK_WIDGET (window));
+
+    g_assert_true (gtk_widget_activate_action (GTK_WIDGET (window), "win.copy-url", NULL));
+    gdk_clipboard_read_text_async (clipboard, NULL, store_result, &result);
+    g_assert_true (wait_for (is_set, &result, WAIT_MS));
+    copied = gdk_clipboard_read_text_finish (clipboard, result, NULL);
+    g_assert_cmpstr (copied, ==, expected);
+  }
+
   ww_window_refresh (window);
   prefix = g_strdup_printf ("Listening on 127.0.0.1:%u", port);
   g_assert_true (g_str_has_prefix (ww_window_get_status_text (window), prefix));
