@@ -217,6 +217,8 @@ kick_setup (GtkSignalListItemFactory *factory,
   GtkWidget *button = gtk_button_new_from_icon_name ("window-close-symbolic");
 
   gtk_widget_set_tooltip_text (button, _("Disconnect this client"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  _("Disconnect this client"), -1);
   gtk_widget_add_css_class (button, "flat");
   gtk_widget_add_css_class (button, "circular");
   gtk_widget_set_halign (button, GTK_ALIGN_CENTER);
