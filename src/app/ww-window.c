@@ -180,6 +180,9 @@ static WwEventCard *
 card_for_id (WwWindow   *self,
              const char *id)
 {
+  /* An event without an id is malformed: show nothing rather than guess. */
+  if (id == NULL || *id == '\0')
+    return NULL;
   for (guint i = 0; i < WW_WINDOW_N_EVENTS; i++)
     if (g_strcmp0 (ww_event_card_get_event_id (self->cards[i]), id) == 0)
       return self->cards[i];
