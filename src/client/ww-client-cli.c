@@ -100,6 +100,15 @@ on_state (WwClient   *client,
       json_builder_add_string_value (b, state_word (state));
       json_builder_set_member_name (b, "url");
       json_builder_add_string_value (b, ww_client_get_url (client));
+      if (state == WW_CLIENT_STATE_OPEN)
+        {
+          const char *ext = ww_client_get_extensions (client);
+
+          json_builder_set_member_name (b, "deflate");
+          json_builder_add_boolean_value (b, ww_client_get_deflate_active (client));
+          json_builder_set_member_name (b, "extensions");
+          json_builder_add_string_value (b, ext ? ext : "");
+        }
       if (state == WW_CLIENT_STATE_RECONNECTING)
         {
           json_builder_set_member_name (b, "reconnectIn");
@@ -131,6 +140,9 @@ on_state (WwClient   *client,
         line = g_strdup_printf ("state closed %u %s%s%s", ww_client_get_close_code (client),
                                 ww_client_get_close_reason (client),
                                 error ? " — " : "", error ? error : "");
+      else if (state == WW_CLIENT_STATE_OPEN)
+        line = g_strdup_printf ("state open %s (permessage-deflate %s)", ww_client_get_url (client),
+                                ww_client_get_deflate_active (client) ? "on" : "off");
       else
         line = g_strdup_printf ("state %s %s", state_word (state), ww_client_get_url (client));
       print_line (line);

@@ -81,6 +81,9 @@ struct _WwClient
   char         *close_reason;
   char         *error_message;
   gboolean      speaks_feed;
+  gboolean      deflate;         /* offer permessage-deflate */
+  gboolean      deflate_active;  /* the open connection negotiated it */
+  char         *extensions;      /* Sec-WebSocket-Extensions of the last 101 */
   gboolean      want_open;
   gboolean      closing_by_us;
   gboolean      timed_out;
@@ -140,6 +143,8 @@ enum {
   PROP_TOKEN,
   PROP_PROTOCOL,
   PROP_ERROR_MESSAGE,
+  PROP_DEFLATE,
+  PROP_DEFLATE_ACTIVE,
   N_PROPS
 };
 
@@ -1042,6 +1047,26 @@ set_keepalive (WwClient *self)
     self->liveness_source = g_timeout_add_seconds (self->keepalive_s, on_liveness_check, self);
 }
 
+static gboolean
+conn_has_deflate (SoupWebsocketConnection *conn)
+{
+  for (GList *l = soup_websocket_connection_get_extensions (conn); l != NULL; l = l->next)
+    if (SOUP_IS_WEBSOCKET_EXTENSION_DEFLATE (l->data))
+      return TRUE;
+  return FALSE;
+}
+
+static void
+set_deflate_active (WwClient *self,
+                    gboolean  active)
+{
+  active = !!active;
+  if (self->deflate_active == active)
+    return;
+  self->deflate_active = active;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DEFLATE_ACTIVE]);
+}
+
 static void
 on_opened (WwClient                *self,
            SoupWebsocketConnection *conn)
@@ -1053,6 +1078,7 @@ on_opened (WwClient                *self,
   self->closing_by_us = FALSE;
 
   soup_websocket_connection_set_max_incoming_payload_size (conn, MAX_INCOMING_PAYLOAD);
+  set_deflate_active (self, conn_has_deflate (conn));
   g_signal_connect (conn, "message", G_CALLBACK (on_message), self);
   g_signal_connect (conn, "pong", G_CALLBACK (on_pong), self);
   g_signal_connect (conn, "error", G_CALLBACK (on_conn_error), self);
@@ -1131,6 +1157,10 @@ on_connect_done (GObject      *source,
   g_clear_handle_id (&self->connect_timeout_source, g_source_remove);
   g_clear_object (&self->cancellable);
   status = soup_message_get_status (attempt->msg);
+  g_free (self->extensions);
+  self->extensions = g_strdup (soup_message_headers_get_one (
+                                 soup_message_get_response_headers (attempt->msg),
+                                 "Sec-WebSocket-Extensions"));
 
   if (conn != NULL)
     {
@@ -1252,6 +1282,15 @@ start_attempt (WwClient *self)
                                                 on_connect_timeout, self);
   set_state (self, WW_CLIENT_STATE_CONNECTING);
 
+  /* libsoup 3.2 offers permessage-deflate only when the session has the
+   * extension manager (whose default extension is deflate), so add or
+   * remove it per attempt to follow ww_client_set_deflate(). */
+  if (self->deflate && !soup_session_has_feature (self->session,
+                                                  SOUP_TYPE_WEBSOCKET_EXTENSION_MANAGER))
+    soup_session_add_feature_by_type (self->session, SOUP_TYPE_WEBSOCKET_EXTENSION_MANAGER);
+  else if (!self->deflate)
+    soup_session_remove_feature_by_type (self->session, SOUP_TYPE_WEBSOCKET_EXTENSION_MANAGER);
+
   soup_session_websocket_connect_async (self->session, msg, NULL,
                                         self->protocol ? protocols : NULL,
                                         G_PRIORITY_DEFAULT, self->cancellable,
@@ -1300,6 +1339,7 @@ ww_client_finalize (GObject *object)
   g_free (self->accepted_for);
   g_free (self->close_reason);
   g_free (self->error_message);
+  g_free (self->extensions);
   g_hash_table_unref (self->headers);
   g_hash_table_unref (self->pending_pings);
   g_hash_table_unref (self->drop_codes);
@@ -1333,6 +1373,8 @@ ww_client_get_property (GObject    *object,
     case PROP_TOKEN:         g_value_set_string (value, self->token); break;
     case PROP_PROTOCOL:      g_value_set_string (value, self->protocol); break;
     case PROP_ERROR_MESSAGE: g_value_set_string (value, self->error_message); break;
+    case PROP_DEFLATE:       g_value_set_boolean (value, self->deflate); break;
+    case PROP_DEFLATE_ACTIVE: g_value_set_boolean (value, self->deflate_active); break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -1353,6 +1395,9 @@ ww_client_set_property (GObject      *object,
       break;
     case PROP_PROTOCOL:
       ww_client_set_protocol (self, g_value_get_string (value));
+      break;
+    case PROP_DEFLATE:
+      ww_client_set_deflate (self, g_value_get_boolean (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1385,6 +1430,8 @@ ww_client_class_init (WwClientClass *klass)
   properties[PROP_TOKEN] = g_param_spec_string ("token", NULL, NULL, NULL, rw);
   properties[PROP_PROTOCOL] = g_param_spec_string ("protocol", NULL, NULL, NULL, rw);
   properties[PROP_ERROR_MESSAGE] = g_param_spec_string ("error-message", NULL, NULL, NULL, ro);
+  properties[PROP_DEFLATE] = g_param_spec_boolean ("deflate", NULL, NULL, TRUE, rw);
+  properties[PROP_DEFLATE_ACTIVE] = g_param_spec_boolean ("deflate-active", NULL, NULL, FALSE, ro);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -1485,6 +1532,8 @@ ww_client_init (WwClient *self)
   self->stable_ms = env_ms ("WW_CLIENT_STABLE_MS", DEFAULT_STABLE_MS);
   self->ping_interval_s = DEFAULT_PING_INTERVAL_S;
   self->keepalive_s = DEFAULT_KEEPALIVE_S;
+  /* On unless WW_CLIENT_DEFLATE=0 (lets `--connect` runs turn it off). */
+  self->deflate = g_strcmp0 (g_getenv ("WW_CLIENT_DEFLATE"), "0") != 0;
   self->close_reason = g_strdup ("");
 }
 
@@ -1971,4 +2020,55 @@ ww_client_dup_drop_codes (WwClient *self)
       g_array_append_val (out, c);
     }
   return out;
+}
+
+/**
+ * ww_client_set_deflate:
+ * @deflate: whether to offer permessage-deflate (RFC 7692)
+ *
+ * Takes effect from the next connection attempt; on by default.
+ */
+void
+ww_client_set_deflate (WwClient *self,
+                       gboolean  deflate)
+{
+  g_return_if_fail (WW_IS_CLIENT (self));
+
+  deflate = !!deflate;
+  if (self->deflate == deflate)
+    return;
+  self->deflate = deflate;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DEFLATE]);
+}
+
+gboolean
+ww_client_get_deflate (WwClient *self)
+{
+  g_return_val_if_fail (WW_IS_CLIENT (self), FALSE);
+  return self->deflate;
+}
+
+/**
+ * ww_client_get_deflate_active:
+ *
+ * Returns: whether the open (or last) connection negotiated permessage-deflate.
+ */
+gboolean
+ww_client_get_deflate_active (WwClient *self)
+{
+  g_return_val_if_fail (WW_IS_CLIENT (self), FALSE);
+  return self->deflate_active;
+}
+
+/**
+ * ww_client_get_extensions:
+ *
+ * Returns: (nullable): the Sec-WebSocket-Extensions header of the last
+ *   handshake response, as the server sent it.
+ */
+const char *
+ww_client_get_extensions (WwClient *self)
+{
+  g_return_val_if_fail (WW_IS_CLIENT (self), NULL);
+  return self->extensions;
 }

@@ -142,4 +142,16 @@ WwHistogram   *ww_client_dup_rtt_window   (WwClient   *self,
 /* Array of WwClientCloseCount, one per close code seen on a drop. */
 GArray        *ww_client_dup_drop_codes   (WwClient   *self);
 
+/*
+ * permessage-deflate (RFC 7692): offered by default (property "deflate";
+ * WW_CLIENT_DEFLATE=0 in the environment turns the default off), applies
+ * from the next attempt.  "deflate-active" tells whether the open
+ * connection negotiated it; the raw response header is kept too.
+ */
+void           ww_client_set_deflate      (WwClient   *self,
+                                           gboolean    deflate);
+gboolean       ww_client_get_deflate      (WwClient   *self);
+gboolean       ww_client_get_deflate_active (WwClient *self);
+const char    *ww_client_get_extensions   (WwClient   *self);
+
 G_END_DECLS

@@ -7,6 +7,8 @@
 #include "feed/ww-event-feed.h"
 #include "server/ww-server.h"
 
+#include <string.h>
+
 /*
  * The client against the real embedded server (WwServer + WwEventFeed),
  * built only once the feed layer exists (tests/client/meson.build).
@@ -164,10 +166,121 @@ test_real_feed_reconnect (void)
   g_array_unref (r.seqs);
 }
 
+typedef struct {
+  gboolean server_deflate;
+  gboolean client_deflate;
+} DeflateCase;
+
+/*
+ * The client offers permessage-deflate by default; it is negotiated only
+ * when the server has it on (--deflate) and the client did not turn it off,
+ * and the feed works the same either way: WELCOME, INITIAL, UPDATEs in
+ * order without a gap, PING answered by PONG.
+ */
+static void
+test_real_deflate (gconstpointer data)
+{
+  const DeflateCase *dc = data;
+  gboolean expect = dc->server_deflate && dc->client_deflate;
+  g_autoptr(WwServerConfig) config = ww_server_config_new ();
+  g_autoptr(WwFeedConfig) feed_config = ww_feed_config_new ();
+  g_autoptr(WwServer) server = NULL;
+  g_autoptr(WwEventFeed) feed = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = NULL;
+  g_autofree char *ping_id = NULL;
+  WwClient *client;
+  WwClientCounters c;
+  Rec r = { g_array_new (FALSE, FALSE, sizeof (guint64)), 0, 0, 0 };
+  const char *ext;
+  guint64 prev = 0;
+  guint rtt_before;
+
+  g_free (config->bind_address);
+  config->bind_address = g_strdup ("127.0.0.1");
+  config->port = 0;
+  config->deflate = dc->server_deflate;
+  feed_config->has_seed = TRUE;
+  feed_config->seed = 11;
+  feed_config->min_interval_ms = 5;
+  feed_config->max_interval_ms = 15;
+  feed_config->persist = FALSE;
+
+  server = ww_server_new (config);
+  feed = ww_event_feed_new (feed_config);
+  g_assert_true (ww_event_feed_attach (feed, server, &error));
+  g_assert_no_error (error);
+  g_assert_true (ww_server_start (server, &error));
+  g_assert_no_error (error);
+  url = ww_server_dup_url (server, "/ws");
+
+  client = ww_client_new ();
+  g_assert_true (ww_client_get_deflate (client));
+  ww_client_set_deflate (client, dc->client_deflate);
+  g_assert_cmpint (ww_client_get_deflate (client), ==, dc->client_deflate);
+  g_signal_connect (client, "initial", G_CALLBACK (on_initial), &r);
+  g_signal_connect (client, "update", G_CALLBACK (on_update), &r);
+  g_signal_connect (client, "rtt", G_CALLBACK (on_rtt), &r);
+  ww_client_connect (client, url);
+  g_assert_true (wait_state (client, WW_CLIENT_STATE_OPEN));
+
+  g_assert_cmpint (ww_client_get_deflate_active (client), ==, expect);
+  ext = ww_client_get_extensions (client);
+  if (expect)
+    {
+      g_assert_nonnull (ext);
+      g_assert_nonnull (strstr (ext, "permessage-deflate"));
+    }
+  else
+    g_assert_true (ext == NULL || strstr (ext, "permessage-deflate") == NULL);
+
+  g_assert_true (wait_until (&r.n_initial, 1));
+  g_assert_true (ww_client_get_speaks_feed (client)); /* WELCOME came */
+  g_assert_true (wait_until (&r.n_updates, 30));
+  g_assert_true (wait_until (&r.n_rtt, 1)); /* the PING sent on open */
+  rtt_before = r.n_rtt;
+  ping_id = ww_client_send_ping (client);
+  g_assert_nonnull (ping_id);
+  g_assert_true (wait_until (&r.n_rtt, rtt_before + 1));
+  g_assert_true (ww_client_send_chat (client, "compressed hello hello hello hello"));
+
+  /* One INITIAL, then every seq exactly once and in order. */
+  g_assert_cmpuint (r.n_initial, ==, 1);
+  g_assert_cmpuint (g_array_index (r.seqs, guint64, 0), ==, G_MAXUINT64);
+  prev = g_array_index (r.seqs, guint64, 1);
+  for (guint i = 2; i < r.seqs->len; i++)
+    {
+      guint64 s = g_array_index (r.seqs, guint64, i);
+
+      g_assert_cmpuint (s, ==, prev + 1);
+      prev = s;
+    }
+  ww_client_get_counters (client, &c);
+  g_assert_cmpuint (c.gaps_detected, ==, 0);
+  g_assert_cmpuint (c.duplicates_dropped, ==, 0);
+  g_assert_cmpuint (c.connects, ==, 1);
+  g_assert_cmpuint (c.drops, ==, 0);
+  g_assert_cmpint (ww_client_get_state (client), ==, WW_CLIENT_STATE_OPEN);
+
+  ww_client_disconnect (client);
+  wait_state (client, WW_CLIENT_STATE_CLOSED);
+  g_signal_handlers_disconnect_by_data (client, &r);
+  g_assert_finalize_object (client);
+  ww_server_stop (server);
+  g_array_unref (r.seqs);
+}
+
 int
 main (int argc, char *argv[])
 {
+  static const DeflateCase both_on = { TRUE, TRUE };
+  static const DeflateCase server_off = { FALSE, TRUE };
+  static const DeflateCase client_off = { TRUE, FALSE };
+
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/client/real-server/reconnect-resume", test_real_feed_reconnect);
+  g_test_add_data_func ("/client/real-server/deflate/negotiated", &both_on, test_real_deflate);
+  g_test_add_data_func ("/client/real-server/deflate/server-off", &server_off, test_real_deflate);
+  g_test_add_data_func ("/client/real-server/deflate/client-off", &client_off, test_real_deflate);
   return g_test_run ();
 }
