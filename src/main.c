@@ -302,6 +302,12 @@ run_headless_server (const WwOptions *o)
 
   g_source_remove (sigint);
   g_source_remove (sigterm);
+#ifdef WW_HAVE_FEED_BACKPLANE
+  /* On the I/O context (this thread) and before the server: gives up the
+   * lease and the presence entry, so another instance leads at once. */
+  if (backplane != NULL)
+    ww_backplane_stop (backplane);
+#endif
 #ifdef WW_HAVE_FEED
   /* No UPDATE after the close frames: it could reach no client, yet it
    * would be saved, and a client's RESUME could never get it back. */

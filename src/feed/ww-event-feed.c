@@ -27,6 +27,8 @@
 #define SIM_SOURCE_NAME      "[wirewatch] feed simulator"
 #define PRESENCE_SOURCE_NAME "[wirewatch] feed presence"
 #define SAVE_SOURCE_NAME     "[wirewatch] feed save"
+#define BP_START_SOURCE_NAME "[wirewatch] feed backplane start"
+#define BP_START_POLL_US     (50 * 1000)    /* waiting for the server to run */
 
 static const char web_csp[] =
   "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
@@ -122,6 +124,13 @@ struct _WwEventFeed {
   guint64        outlet_seq;      /* highest seq handed to the outlet */
   WwEvent       *outlet_events[WW_FEED_N_EVENTS]; /* handed out, not back yet */
 
+  /* The Redis backplane (issue 11); see ww_event_feed_set_backplane(). */
+  WwBackplane   *backplane;
+  GSource       *bp_start_source;
+  GMainContext  *bp_context;      /* where it was started; NULL: not yet */
+  gboolean       bp_routes;       /* /healthz and /metrics are ours */
+  gboolean       bp_lost;         /* said once per loss */
+
   /* Peer ids restart with each server; this keeps client ids unique
    * across restarts (a browser remembers its own ids to spot its CHATs). */
   char           instance_tag[5];
@@ -188,6 +197,9 @@ publish_snapshot (WwEventFeed *self)
   self->snapshot = events;
   g_mutex_unlock (&self->snapshot_lock);
   __atomic_store_n (&self->seq_atomic, ww_feed_state_get_seq (self->state), __ATOMIC_RELEASE);
+  /* So the stored seq never goes below what our clients saw. */
+  if (self->backplane != NULL)
+    ww_backplane_set_local_seq (self->backplane, ww_feed_state_get_seq (self->state));
 }
 
 static void
@@ -456,6 +468,31 @@ publish_update (WwEventFeed   *self,
 {
   guint64 seq = MAX (ww_feed_state_get_seq (self->state), self->outlet_seq) + 1;
 
+  if (self->backplane != NULL && ww_backplane_is_connected (self->backplane))
+    {
+      g_autoptr(GBytes) update = NULL;
+      g_autofree char *event_json = NULL;
+      g_autofree char *update_json = NULL;
+
+      /* Only the leader simulates while connected, and applies its own
+       * change when Redis hands it back, in the one order every instance
+       * sees.  A follower (a lease just lost) or a refused publish drops
+       * the change: the state comes from Redis. */
+      if (!ww_backplane_is_leader (self->backplane))
+        return;
+      seq = MAX (seq, ww_backplane_get_shared_seq (self->backplane) + 1);
+      update = ww_feed_message_update (changed, seq, ts_ms);
+      event_json = ww_event_to_json (changed);
+      update_json = g_strndup (g_bytes_get_data (update, NULL), g_bytes_get_size (update));
+      if (ww_backplane_publish_update (self->backplane, seq, event_json, update_json))
+        {
+          self->outlet_seq = seq;
+          g_clear_pointer (&self->outlet_events[index], ww_event_free);
+          self->outlet_events[index] = ww_event_copy (changed);
+        }
+      return;
+    }
+
   if (self->has_outlet && self->outlet.update != NULL)
     {
       g_autoptr(GBytes) update = ww_feed_message_update (changed, seq, ts_ms);
@@ -478,6 +515,15 @@ static void
 publish_chat (WwEventFeed *self,
               GBytes      *chat)
 {
+  if (self->backplane != NULL)
+    {
+      g_autofree char *chat_json = g_strndup (g_bytes_get_data (chat, NULL),
+                                              g_bytes_get_size (chat));
+
+      /* Delivered here too when it comes back from Redis. */
+      if (ww_backplane_publish_chat (self->backplane, chat_json))
+        return;
+    }
   if (self->has_outlet && self->outlet.chat != NULL)
     {
       g_autofree char *chat_json = g_strndup (g_bytes_get_data (chat, NULL),
@@ -571,20 +617,33 @@ ww_event_feed_set_simulating (WwEventFeed *self,
 /* ------------------------------------------------------------------ */
 /* PRESENCE */
 
+/* The clients of every instance while the backplane is connected (never
+ * fewer than our own: the sum in Redis lags a join by a presence tick). */
+static guint
+presence_count (WwEventFeed *self)
+{
+  if (self->backplane != NULL && ww_backplane_is_connected (self->backplane))
+    return MAX (self->n_clients, ww_backplane_get_total_clients (self->backplane));
+  return self->n_clients;
+}
+
 static gboolean
 on_presence_due (gpointer data)
 {
   WwEventFeed *self = data;
   g_autoptr(GBytes) message = NULL;
+  guint count;
 
+  if (!on_io_context (self))
+    return G_SOURCE_CONTINUE;
+  count = presence_count (self);
   /* Only changes are sent, but a newcomer always learns the count (a
    * join and a leave in the same period leave it unchanged). */
-  if (!on_io_context (self) ||
-      (self->n_clients == self->presence_sent && !self->presence_newcomer))
+  if (count == self->presence_sent && !self->presence_newcomer)
     return G_SOURCE_CONTINUE;
   self->presence_newcomer = FALSE;
-  message = ww_feed_message_presence (self->n_clients);
-  self->presence_sent = self->n_clients;
+  message = ww_feed_message_presence (count);
+  self->presence_sent = count;
   self->presence_sent_us = g_get_monotonic_time ();
   broadcast (self, message);
   return G_SOURCE_CONTINUE;
@@ -594,6 +653,8 @@ static void
 presence_changed (WwEventFeed *self)
 {
   __atomic_store_n (&self->n_clients_atomic, self->n_clients, __ATOMIC_RELEASE);
+  if (self->backplane != NULL)
+    ww_backplane_set_local_clients (self->backplane, self->n_clients);
   if (self->presence_source != NULL && g_source_get_ready_time (self->presence_source) == -1)
     g_source_set_ready_time (self->presence_source,
                              MAX (g_get_monotonic_time (),
@@ -632,6 +693,8 @@ move_source (WwEventFeed  *self,
 }
 
 static void follow_io_context (WwEventFeed *self);
+static gboolean on_bp_start_due (gpointer data);
+static void bp_follow_context (WwEventFeed *self);
 
 static gboolean
 follow_io_context_cb (gpointer data)
@@ -675,10 +738,12 @@ follow_io_context (WwEventFeed *self)
   move_source (self, &self->sim_source, SIM_SOURCE_NAME, on_sim_due);
   move_source (self, &self->presence_source, PRESENCE_SOURCE_NAME, on_presence_due);
   move_source (self, &self->save_source, SAVE_SOURCE_NAME, on_save_due);
+  move_source (self, &self->bp_start_source, BP_START_SOURCE_NAME, on_bp_start_due);
+  bp_follow_context (self);
 
   /* A timer that fired on the old context did nothing: arm them again. */
   sim_reschedule (self);
-  if (self->n_clients != self->presence_sent || self->presence_newcomer)
+  if (presence_count (self) != self->presence_sent || self->presence_newcomer)
     presence_changed (self);
   if (self->dirty)
     schedule_save (self);
@@ -849,6 +914,267 @@ on_events_request (WwHttpExchange *exchange,
 }
 
 /* ------------------------------------------------------------------ */
+/* The Redis backplane (issue 11)
+ *
+ * Every handler runs on the I/O context: the backplane is started there
+ * and emits there.  Connected, only the leader simulates; its changes go
+ * to Redis (publish_update()) and come back through "message::update" on
+ * every instance, where ww_event_feed_apply_update() drops any seq that
+ * is not above ours (the de-duplication after a rejoin).  Not connected,
+ * the feed simulates and serves on its own; the seq it reaches is handed
+ * to the backplane (publish_snapshot()), which raises the stored seq to
+ * it on the way back, so no seq is reused. */
+
+static void
+bp_forget_in_flight (WwEventFeed *self)
+{
+  /* What was handed to Redis may never come back (link lost, lease lost):
+   * build on the applied state from now on. */
+  for (guint i = 0; i < WW_FEED_N_EVENTS; i++)
+    g_clear_pointer (&self->outlet_events[i], ww_event_free);
+  self->outlet_seq = 0;
+}
+
+static void
+bp_role_changed (WwEventFeed *self)
+{
+  gboolean connected = ww_backplane_is_connected (self->backplane);
+
+  bp_forget_in_flight (self);
+  if (self->server != NULL)
+    ww_event_feed_set_simulating (self, !connected || ww_backplane_is_leader (self->backplane));
+  presence_changed (self);
+}
+
+static void
+on_bp_notify_role (WwBackplane *backplane,
+                   GParamSpec  *pspec,
+                   WwEventFeed *self)
+{
+  bp_role_changed (self);
+}
+
+static void
+on_bp_notify_total (WwBackplane *backplane,
+                    GParamSpec  *pspec,
+                    WwEventFeed *self)
+{
+  presence_changed (self);
+}
+
+static void
+on_bp_update (WwBackplane *backplane,
+              guint        kind,
+              guint64      seq,
+              const char  *json,
+              WwEventFeed *self)
+{
+  if (json == NULL || !ww_event_feed_apply_update_json (self, json, -1))
+    g_debug ("UPDATE %" G_GUINT64_FORMAT " from Redis not applied (stale or invalid)", seq);
+}
+
+static void
+on_bp_chat (WwBackplane *backplane,
+            guint        kind,
+            guint64      seq,
+            const char  *json,
+            WwEventFeed *self)
+{
+  g_autoptr(GBytes) chat = NULL;
+
+  if (json == NULL)
+    return;
+  chat = g_bytes_new (json, strlen (json));
+  broadcast (self, chat);
+}
+
+static void
+on_bp_state_loaded (WwBackplane      *backplane,
+                    WwBackplaneState *state,
+                    WwEventFeed      *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) initial = NULL;
+
+  /* Behind or level: ours is as new (Redis is raised to our seq). */
+  if (state == NULL || state->seq <= ww_feed_state_get_seq (self->state))
+    return;
+  if (!ww_feed_state_adopt (self->state, state->seq, state->events, &error))
+    {
+      g_message ("Not adopting the shared state in Redis: %s", error->message);
+      return;
+    }
+  g_info ("Adopted the shared state at seq %" G_GUINT64_FORMAT, state->seq);
+  bp_forget_in_flight (self);
+  publish_snapshot (self);
+  schedule_save (self);
+  /* The clients' state jumped: a fresh INITIAL replaces it. */
+  initial = ww_feed_state_get_initial (self->state);
+  broadcast (self, initial);
+}
+
+static void
+bp_start_here (WwEventFeed *self)
+{
+  g_clear_pointer (&self->bp_context, g_main_context_unref);
+  self->bp_context = g_main_context_ref (self->context);
+  ww_backplane_start (self->backplane, self->context);
+}
+
+static gboolean
+on_bp_start_due (gpointer data)
+{
+  WwEventFeed *self = data;
+
+  if (!on_io_context (self) || self->backplane == NULL || self->bp_context != NULL)
+    return G_SOURCE_CONTINUE;
+  if (!ww_server_is_running (self->server))
+    {
+      g_source_set_ready_time (self->bp_start_source, g_get_monotonic_time () + BP_START_POLL_US);
+      return G_SOURCE_CONTINUE;
+    }
+  bp_start_here (self);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+bp_arm_start (WwEventFeed *self)
+{
+  if (self->backplane == NULL || self->server == NULL || self->bp_context != NULL)
+    return;
+  if (self->bp_start_source == NULL)
+    self->bp_start_source = ready_source_new (self, BP_START_SOURCE_NAME, on_bp_start_due, 0);
+  else
+    g_source_set_ready_time (self->bp_start_source, 0);
+}
+
+/* After a restart on a new I/O context (own_thread): the old one is run
+ * by nobody now, so the links on it are dropped and made again here. */
+static void
+bp_follow_context (WwEventFeed *self)
+{
+  if (self->backplane == NULL || self->bp_context == NULL || self->bp_context == self->context)
+    return;
+  ww_backplane_stop (self->backplane);
+  g_clear_pointer (&self->bp_context, g_main_context_unref);
+  bp_arm_start (self);
+}
+
+static void
+respond_text (WwHttpExchange *exchange,
+              const char     *content_type,
+              char           *text)
+{
+  g_autoptr(GBytes) body = g_bytes_new_take (text, strlen (text));
+  const char *headers[] = { "Cache-Control: no-store", NULL };
+
+  ww_http_exchange_respond (exchange, 200, content_type, body, headers);
+}
+
+/* Replaces the server's own /healthz while a backplane is set: still 200
+ * (the instance serves its clients), but it says when Redis is lost. */
+static void
+on_healthz_request (WwHttpExchange *exchange,
+                    gpointer        user_data)
+{
+  WwEventFeed *self = user_data;
+  gboolean degraded = FALSE;
+
+  if (self->backplane != NULL)
+    g_object_get (self->backplane, "degraded", &degraded, NULL);
+  respond_text (exchange, "text/plain; charset=utf-8",
+                g_strdup (degraded ? "degraded: Redis is unreachable; serving this instance's "
+                                     "clients on their own\n"
+                                   : "ok\n"));
+}
+
+/* The server's /metrics with the backplane's lines after it. */
+static void
+on_metrics_request (WwHttpExchange *exchange,
+                    gpointer        user_data)
+{
+  WwEventFeed *self = user_data;
+  g_autofree char *server_text = NULL;
+  GString *out;
+
+  if (self->server == NULL)
+    {
+      ww_http_exchange_respond_error (exchange, 503, "unavailable", "the server is going away");
+      return;
+    }
+  server_text = ww_server_render_metrics (self->server);
+  out = g_string_new (server_text);
+  if (self->backplane != NULL)
+    ww_backplane_append_metrics (self->backplane, out);
+  respond_text (exchange, "text/plain; version=0.0.4; charset=utf-8", g_string_free (out, FALSE));
+}
+
+static void on_registration_dropped (gpointer data);
+
+static void
+bp_register_routes (WwEventFeed *self)
+{
+  if (self->backplane == NULL || self->server == NULL || self->bp_routes)
+    return;
+  /* An exact route registered later replaces the server's own. */
+  ww_server_add_route (self->server, "/healthz", FALSE, on_healthz_request,
+                       g_object_ref (self), on_registration_dropped);
+  ww_server_add_route (self->server, "/metrics", FALSE, on_metrics_request,
+                       g_object_ref (self), on_registration_dropped);
+  self->n_registrations += 2;
+  self->bp_routes = TRUE;
+}
+
+void
+ww_event_feed_set_backplane (WwEventFeed *self,
+                             WwBackplane *backplane)
+{
+  g_return_if_fail (WW_IS_EVENT_FEED (self));
+  g_return_if_fail (backplane == NULL || WW_IS_BACKPLANE (backplane));
+
+  if (self->backplane == backplane)
+    return;
+  if (self->backplane != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->backplane, self);
+      g_clear_object (&self->backplane);
+    }
+  g_clear_pointer (&self->bp_context, g_main_context_unref);
+  bp_forget_in_flight (self);
+
+  if (backplane == NULL)
+    {
+      if (self->server != NULL)
+        ww_event_feed_set_simulating (self, TRUE);
+      return;
+    }
+
+  self->backplane = g_object_ref (backplane);
+  g_signal_connect_object (backplane, "message::update", G_CALLBACK (on_bp_update), self, 0);
+  g_signal_connect_object (backplane, "message::chat", G_CALLBACK (on_bp_chat), self, 0);
+  g_signal_connect_object (backplane, "state-loaded", G_CALLBACK (on_bp_state_loaded), self, 0);
+  g_signal_connect_object (backplane, "notify::connected", G_CALLBACK (on_bp_notify_role),
+                           self, 0);
+  g_signal_connect_object (backplane, "notify::leader", G_CALLBACK (on_bp_notify_role), self, 0);
+  g_signal_connect_object (backplane, "notify::total-clients", G_CALLBACK (on_bp_notify_total),
+                           self, 0);
+  ww_backplane_set_local_seq (backplane, ww_feed_state_get_seq (self->state));
+  ww_backplane_set_local_clients (backplane, self->n_clients);
+  if (self->server != NULL)
+    ww_event_feed_set_simulating (self, !ww_backplane_is_connected (backplane) ||
+                                        ww_backplane_is_leader (backplane));
+  bp_register_routes (self);
+  bp_arm_start (self);
+}
+
+WwBackplane *
+ww_event_feed_get_backplane (WwEventFeed *self)
+{
+  g_return_val_if_fail (WW_IS_EVENT_FEED (self), NULL);
+  return self->backplane;
+}
+
+/* ------------------------------------------------------------------ */
 
 static void
 detach (WwEventFeed *self)
@@ -856,6 +1182,7 @@ detach (WwEventFeed *self)
   clear_source (&self->context_check);
   clear_source (&self->sim_source);
   clear_source (&self->presence_source);
+  clear_source (&self->bp_start_source);
   if (self->save_source != NULL)
     {
       do_save (self, TRUE);
@@ -973,6 +1300,9 @@ ww_event_feed_attach (WwEventFeed  *self,
       g_source_set_callback (self->context_check, on_context_check, self, NULL);
       g_source_attach (self->context_check, here);
     }
+
+  bp_register_routes (self);
+  bp_arm_start (self);
   return TRUE;
 }
 
@@ -1025,6 +1355,7 @@ ww_event_feed_dispose (GObject *object)
   WwEventFeed *self = WW_EVENT_FEED (object);
 
   detach (self);
+  ww_event_feed_set_backplane (self, NULL);
   ww_event_feed_set_outlet (self, NULL, NULL, NULL);
   G_OBJECT_CLASS (ww_event_feed_parent_class)->dispose (object);
 }
@@ -1038,6 +1369,7 @@ ww_event_feed_finalize (GObject *object)
   g_clear_pointer (&self->state, ww_feed_state_free);
   g_clear_pointer (&self->config, ww_feed_config_free);
   g_clear_pointer (&self->context, g_main_context_unref);
+  g_clear_pointer (&self->bp_context, g_main_context_unref);
   g_clear_pointer (&self->state_dir, g_free);
   g_clear_pointer (&self->snapshot, g_free);
   g_clear_pointer (&self->save_shared, save_shared_unref);

@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "../server/ww-server.h"
+#include "../backplane/ww-backplane.h"
 #include "ww-event.h"
 
 G_BEGIN_DECLS
@@ -96,5 +97,25 @@ void         ww_event_feed_set_outlet        (WwEventFeed        *self,
                                               const WwFeedOutlet *outlet,
                                               gpointer            user_data,
                                               GDestroyNotify      destroy);
+
+/*
+ * Joins this instance to others through @backplane (NULL to leave; call
+ * before ww_event_feed_attach() or on the I/O context).  The feed starts
+ * it on the server's I/O context once the server runs (and again on a new
+ * context after a restart with own_thread); stop it with
+ * ww_backplane_stop() on that context before ww_server_stop().
+ *
+ * While connected, the leader's simulator publishes its UPDATEs through
+ * Redis and every instance, the leader included, applies them when they
+ * come back, so all clients everywhere see one seq order; CHATs go the
+ * same way; PRESENCE counts the clients of all instances.  The shared
+ * state is adopted when it is ahead of ours.  Without Redis (or while it
+ * is lost) the instance simulates and serves on its own, and rejoins
+ * without reusing a seq.  "/healthz" answers "degraded" while Redis is
+ * lost and "/metrics" carries the backplane's lines.
+ */
+void         ww_event_feed_set_backplane     (WwEventFeed        *self,
+                                              WwBackplane        *backplane);
+WwBackplane *ww_event_feed_get_backplane     (WwEventFeed        *self);
 
 G_END_DECLS

@@ -215,6 +215,79 @@ ww_feed_parse_update (const char  *json,
   return TRUE;
 }
 
+gboolean
+ww_feed_state_adopt (WwFeedState  *self,
+                     guint64       seq,
+                     GPtrArray    *events_json,
+                     GError      **error)
+{
+  WwEvent *events[WW_FEED_N_EVENTS] = { NULL, };
+  gboolean ok = TRUE;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (events_json != NULL, FALSE);
+
+  /* Validate everything before changing anything. */
+  for (guint i = 0; ok && i < events_json->len; i++)
+    {
+      g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+      const char *text = events_json->pdata[i];
+      JsonNode *root;
+      WwEvent *event;
+      int index;
+
+      if (text == NULL || !json_parser_load_from_data (parser, text, -1, error))
+        {
+          if (text == NULL)
+            g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "a missing event");
+          ok = FALSE;
+          break;
+        }
+      root = json_parser_get_root (parser);
+      if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+        {
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                               "an event is not a JSON object");
+          ok = FALSE;
+          break;
+        }
+      event = ww_event_new_from_json (json_node_get_object (root), error);
+      if (event == NULL)
+        {
+          ok = FALSE;
+          break;
+        }
+      index = ww_feed_state_find (self, event->id);
+      if (index < 0)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no event “%s”", event->id);
+          ww_event_free (event);
+          ok = FALSE;
+          break;
+        }
+      g_clear_pointer (&events[index], ww_event_free);
+      events[index] = event;
+    }
+
+  if (!ok)
+    {
+      for (guint i = 0; i < WW_FEED_N_EVENTS; i++)
+        g_clear_pointer (&events[i], ww_event_free);
+      return FALSE;
+    }
+
+  for (guint i = 0; i < WW_FEED_N_EVENTS; i++)
+    if (events[i] != NULL)
+      {
+        ww_event_free (self->events[i]);
+        self->events[i] = events[i];
+      }
+  self->seq = seq;
+  history_clear (self);
+  g_clear_pointer (&self->initial, g_bytes_unref);
+  return TRUE;
+}
+
 GBytes *
 ww_feed_state_apply_update (WwFeedState    *self,
                             const WwEvent  *event,

@@ -43,6 +43,16 @@ GBytes        *ww_feed_state_apply_update    (WwFeedState   *self,
                                               guint64        seq,
                                               gint64         ts_ms,
                                               GError       **error);
+/*
+ * Takes a state from elsewhere (the shared state in Redis): each JSON
+ * event of @events_json replaces the one with its id (events not listed
+ * stay), @seq becomes the seq and the history is emptied, so a RESUME
+ * across the jump gets an INITIAL.  All or nothing.
+ */
+gboolean       ww_feed_state_adopt           (WwFeedState   *self,
+                                              guint64        seq,
+                                              GPtrArray     *events_json,
+                                              GError       **error);
 /* {"type":"UPDATE","seq":N,"event":{…},"ts":ms}, as apply_update() makes. */
 GBytes        *ww_feed_message_update        (const WwEvent *event,
                                               guint64        seq,
