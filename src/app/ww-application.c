@@ -42,7 +42,7 @@ static const struct {
   { "win.page('traffic')",     { "<Control>3", NULL } },
   { "win.page('log')",         { "<Control>4", NULL } },
   { "log.pause",               { "<Control>space", NULL } },
-  { "log.find",                { "<Control>f", NULL } },
+  { "win.find",                { "<Control>f", NULL } },
   { "window.close",            { "<Control>w", NULL } },
 };
 

@@ -57,5 +57,6 @@ WwTrafficPage *ww_window_get_traffic_page  (WwWindow   *self);
 WwLogPage     *ww_window_get_log_page      (WwWindow   *self);
 void           ww_window_set_page          (WwWindow   *self,
                                             const char *name);
+const char    *ww_window_get_page          (WwWindow   *self);
 
 G_END_DECLS

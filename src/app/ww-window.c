@@ -1026,6 +1026,18 @@ focus_address_activated (GSimpleAction *action,
   gtk_editable_select_region (GTK_EDITABLE (target), 0, -1);
 }
 
+/* Ctrl+F from any page: the Log page's filter. */
+static void
+find_activated (GSimpleAction *action,
+                GVariant      *parameter,
+                gpointer       widget)
+{
+  WwWindow *self = WW_WINDOW (widget);
+
+  ww_window_set_page (self, "log");
+  gtk_widget_activate_action (GTK_WIDGET (self->log_page), "log.find", NULL);
+}
+
 static void
 open_browser_activated (GSimpleAction *action,
                         GVariant      *parameter,
@@ -1226,6 +1238,13 @@ ww_window_set_page (WwWindow   *self,
     adw_view_stack_set_visible_child_name (self->view_stack, name);
 }
 
+const char *
+ww_window_get_page (WwWindow *self)
+{
+  g_return_val_if_fail (WW_IS_WINDOW (self), NULL);
+  return adw_view_stack_get_visible_child_name (self->view_stack);
+}
+
 /* ---- GObject ---- */
 
 static gboolean
@@ -1351,6 +1370,7 @@ ww_window_init (WwWindow *self)
     { "toggle-running", toggle_running_activated },
     { "page", page_activated, "s" },
     { "focus-address", focus_address_activated },
+    { "find", find_activated },
     { "open-browser", open_browser_activated },
     { "copy-url", copy_url_activated },
     { "mode", NULL, "s", "'server'", mode_change_state },

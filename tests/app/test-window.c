@@ -1038,8 +1038,16 @@ application_body (gpointer data)
   accels = gtk_application_get_accels_for_action (GTK_APPLICATION (app), "win.page('log')");
   g_assert_cmpstr (accels[0], ==, "<Control>4");
 
-  /* Ctrl+4's action switches the page; the About window opens. */
-  g_action_group_activate_action (G_ACTION_GROUP (window), "page", g_variant_new_string ("log"));
+  /* Ctrl+2's action switches the page, Ctrl+F goes to the log's filter;
+   * the About window opens. */
+  g_action_group_activate_action (G_ACTION_GROUP (window), "page",
+                                  g_variant_new_string ("clients"));
+  g_assert_cmpstr (ww_window_get_page (WW_WINDOW (window)), ==, "clients");
+  g_clear_pointer (&accels, g_strfreev);
+  accels = gtk_application_get_accels_for_action (GTK_APPLICATION (app), "win.find");
+  g_assert_cmpstr (accels[0], ==, "<Control>f");
+  g_action_group_activate_action (G_ACTION_GROUP (window), "find", NULL);
+  g_assert_cmpstr (ww_window_get_page (WW_WINDOW (window)), ==, "log");
   g_action_group_activate_action (G_ACTION_GROUP (app), "about", NULL);
   spin_ms (100);
   {
