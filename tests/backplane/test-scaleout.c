@@ -13,13 +13,12 @@
 #include "feed/ww-event-feed.h"
 #include "server/ww-server.h"
 #include "redis-test-util.h"
-#include "ww-feed-bridge.h"
 
 #define WAIT_UNTIL WW_TEST_WAIT_UNTIL
 
 /*
  * Three whole instances (WwServer + WwEventFeed + WwBackplane, joined by
- * the prototype bridge) in one process on one main context, one real
+ * ww_event_feed_set_backplane()) in one process on one main context, one real
  * redis-server, and a WwClient on each instance's /ws.  Every client must
  * see the same UPDATEs under the same seqs, and keep doing so, without a
  * gap or a duplicate, when the leading instance dies.
@@ -33,7 +32,6 @@ typedef struct {
   WwServer     *server;
   WwEventFeed  *feed;
   WwBackplane  *bp;
-  WwFeedBridge *bridge;
   WwClient     *client;
   GArray       *seqs;     /* guint64, in the order the client saw them */
   GHashTable   *by_seq;   /* seq → "id home-away vN" */
@@ -82,23 +80,26 @@ instance_start (Fixture  *f,
   sc->heartbeat_ms = 0;
   fc->persist = FALSE;
   fc->has_seed = TRUE;
-  fc->seed = index + 1;
-
-  inst->server = ww_server_new (sc);
-  inst->feed = ww_event_feed_new (fc);
-  g_assert_true (ww_event_feed_attach (inst->feed, inst->server, &error));
-  g_assert_no_error (error);
-  g_assert_true (ww_server_start (inst->server, &error));
-  g_assert_no_error (error);
+  fc->seed = 100 + index;
+  /* Each event changes every 40–80 ms: ~80 UPDATEs a second in all. */
+  fc->min_interval_ms = 40;
+  fc->max_interval_ms = 80;
 
   inst->bp = ww_backplane_new (redis_url, &error);
   g_assert_no_error (error);
   ww_backplane_set_namespace (inst->bp, f->ns);
   ww_backplane_set_lease_ms (inst->bp, LEASE_MS);
   ww_backplane_set_presence_interval_ms (inst->bp, 100);
-  ww_backplane_start (inst->bp, f->context);
-  /* Each event changes every 40–80 ms: ~80 UPDATEs a second in all. */
-  inst->bridge = ww_feed_bridge_new (inst->feed, inst->bp, 100 + index, 40, 80, f->context);
+
+  inst->server = ww_server_new (sc);
+  inst->feed = ww_event_feed_new (fc);
+  ww_event_feed_set_backplane (inst->feed, inst->bp);
+  g_assert_true (ww_event_feed_get_backplane (inst->feed) == inst->bp);
+  g_assert_true (ww_event_feed_attach (inst->feed, inst->server, &error));
+  g_assert_no_error (error);
+  g_assert_true (ww_server_start (inst->server, &error));
+  g_assert_no_error (error);
+  /* The feed starts the backplane on the server's context by itself. */
 
   inst->seqs = g_array_new (FALSE, FALSE, sizeof (guint64));
   inst->by_seq = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
@@ -119,8 +120,8 @@ instance_stop (Instance *inst,
   g_clear_object (&inst->client);
   if (crash)
     ww_backplane_abandon (inst->bp);
-  g_clear_pointer (&inst->bridge, ww_feed_bridge_free);
   ww_backplane_stop (inst->bp);
+  ww_event_feed_set_backplane (inst->feed, NULL);
   g_assert_finalize_object (inst->bp);
   inst->bp = NULL;
 
