@@ -151,6 +151,17 @@ count_prefix (Child *c, const char *prefix)
   return n;
 }
 
+static guint
+count_substring (Child *c, const char *needle)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < c->lines->len; i++)
+    if (strstr (g_ptr_array_index (c->lines, i), needle) != NULL)
+      n++;
+  return n;
+}
+
 typedef struct {
   Child      *child;
   const char *prefix;
@@ -232,6 +243,14 @@ test_cli_json (void)
           prev_seq = seq;
           g_assert_true (json_object_has_member (json_object_get_object_member (obj, "event"), "id"));
         }
+      else if (g_str_equal (kind, "state") &&
+               g_str_equal (json_object_get_string_member (obj, "state"), "open"))
+        {
+          /* SoupServer (the test server) accepts the offer by default. */
+          g_assert_true (json_object_get_boolean_member (obj, "deflate"));
+          g_assert_true (g_str_has_prefix (json_object_get_string_member (obj, "extensions"),
+                                           "permessage-deflate"));
+        }
       else if (g_str_equal (kind, "chat"))
         g_assert_cmpstr (json_object_get_string_member (obj, "text"), ==, "hello from stdin");
       else if (g_str_equal (kind, "rtt"))
@@ -252,9 +271,13 @@ test_cli_text (void)
   {
     const char *args[] = { "--connect", url, "--token", "tok", NULL };
 
+    /* The environment turns the default offer off: not negotiated. */
+    g_setenv ("WW_CLIENT_DEFLATE", "0", TRUE);
     c = child_start (args);
+    g_unsetenv ("WW_CLIENT_DEFLATE");
   }
   WAIT_LINES (c, "state open", 1);
+  g_assert_cmpuint (count_substring (c, "(permessage-deflate off)"), ==, 1);
   WAIT_LINES (c, "initial seq ", 1);
   WAIT_LINES (c, "  EVENT#0", 5);
   WAIT_LINES (c, "update seq ", 3);

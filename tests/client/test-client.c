@@ -681,6 +681,10 @@ test_echo_python (void)
   ww_client_set_ping_interval (client, 0);
   ww_client_connect (client, url);
   g_assert_true (ww_test_wait (is_open, client, WAIT_MS));
+  /* Python websockets accepts permessage-deflate by default: the client's
+   * offer is negotiated against another implementation. */
+  g_assert_true (ww_client_get_deflate_active (client));
+  g_assert_nonnull (strstr (ww_client_get_extensions (client), "permessage-deflate"));
   for (guint i = 0; i < 5; i++)
     g_free (ww_client_send_ping (client));
   WAIT_COUNT (&r->n_rtt, 5);
