@@ -377,10 +377,12 @@ ww_event_feed_apply_update (WwEventFeed   *self,
 {
   g_autoptr(GBytes) update = NULL;
   g_autoptr(GError) error = NULL;
+  gboolean jump;
 
   g_return_val_if_fail (WW_IS_EVENT_FEED (self), FALSE);
   g_return_val_if_fail (event != NULL, FALSE);
 
+  jump = seq != ww_feed_state_get_seq (self->state) + 1;
   update = ww_feed_state_apply_update (self->state, event, seq, ts_ms, &error);
   if (update == NULL)
     {
@@ -388,7 +390,17 @@ ww_event_feed_apply_update (WwEventFeed   *self,
       return FALSE;
     }
   publish_snapshot (self);
-  broadcast (self, update);
+  if (jump)
+    {
+      /* Seqs were skipped (another instance used them, or they were lost
+       * on the way): our clients could never get them, not even by
+       * RESUME, so they get the whole state at the new seq instead. */
+      g_autoptr(GBytes) initial = ww_feed_state_get_initial (self->state);
+
+      broadcast (self, initial);
+    }
+  else
+    broadcast (self, update);
   schedule_save (self);
   return TRUE;
 }

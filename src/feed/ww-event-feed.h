@@ -54,7 +54,8 @@ char        *ww_event_feed_dup_events_json   (WwEventFeed *self);
  *
  * ww_event_feed_apply_update(): makes @event (its id picks the slot) the
  * current state with feed seq @seq (above the current one), keeps it for
- * RESUME, saves it and broadcasts the UPDATE.  The simulator goes through
+ * RESUME, saves it and broadcasts the UPDATE (an INITIAL when @seq skips
+ * seqs, which no client could ever get).  The simulator goes through
  * the same function.  Returns FALSE if @seq is stale or the id unknown.
  */
 gboolean     ww_event_feed_apply_update      (WwEventFeed   *self,
