@@ -292,6 +292,81 @@ test_three_instances (Fixture       *f,
       g_assert_cmpuint (ww_client_get_last_seq (f->inst[i].client), >, seq_at_kill + 30);
 }
 
+static gint64
+event_version (const char *events_json,
+               guint       index)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  JsonArray *array;
+
+  g_assert_true (json_parser_load_from_data (parser, events_json, -1, NULL));
+  array = json_node_get_array (json_parser_get_root (parser));
+  return json_object_get_int_member (json_array_get_object_element (array, index), "version");
+}
+
+/*
+ * Everyone leaves (gracefully); a newcomer with a fresh state must carry
+ * on from the shared state in Redis — the stored seq and the stored
+ * events — not from its own defaults, and its client must not see a seq
+ * at or below the stored one.
+ */
+static void
+test_newcomer_adopts (Fixture       *f,
+                      gconstpointer  data)
+{
+  Instance *late = &f->inst[2];
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  guint64 stored_seq, left_seq;
+
+  for (guint i = 0; i < 2; i++)
+    instance_start (f, &f->inst[i], i);
+  WAIT_UNTIL (f->context, count_leaders (f) == 1, WAIT_MS);
+  WAIT_UNTIL (f->context, all_have (f, 40), WAIT_MS);
+
+  /* The follower stops first, then the leader: no change after this. */
+  if (ww_backplane_is_leader (f->inst[0].bp))
+    {
+      instance_stop (&f->inst[1], FALSE);
+      before = ww_event_feed_dup_events_json (f->inst[0].feed);
+      left_seq = ww_event_feed_get_seq (f->inst[0].feed);
+      instance_stop (&f->inst[0], FALSE);
+    }
+  else
+    {
+      instance_stop (&f->inst[0], FALSE);
+      before = ww_event_feed_dup_events_json (f->inst[1].feed);
+      left_seq = ww_event_feed_get_seq (f->inst[1].feed);
+      instance_stop (&f->inst[1], FALSE);
+    }
+  ww_test_spin (f->context, 100);
+  {
+    redisReply *reply = ww_test_redis_command (&f->redis, "GET %s:seq", f->ns);
+
+    g_assert_cmpint (reply->type, ==, REDIS_REPLY_STRING);
+    /* A change or two may have been on its way when the leader left. */
+    stored_seq = g_ascii_strtoull (reply->str, NULL, 10);
+    freeReplyObject (reply);
+  }
+  g_assert_cmpuint (stored_seq, >=, left_seq);
+  g_assert_cmpuint (left_seq, >=, 40);
+
+  instance_start (f, late, 2);
+  WAIT_UNTIL (f->context, ww_backplane_is_leader (late->bp), WAIT_MS);
+  WAIT_UNTIL (f->context, ww_event_feed_get_seq (late->feed) > stored_seq, WAIT_MS);
+  after = ww_event_feed_dup_events_json (late->feed);
+  /* Every event is at least where it was left (fresh ones are at 1 or
+   * 2 after a few changes: one of them at least would be behind). */
+  for (guint i = 0; i < 5; i++)
+    g_assert_cmpint (event_version (after, i), >=, event_version (before, i));
+
+  WAIT_UNTIL (f->context, late->seqs->len >= 20, WAIT_MS);
+  g_assert_cmpuint (g_array_index (late->seqs, guint64, 0), >, stored_seq);
+  for (guint k = 1; k < late->seqs->len; k++)
+    g_assert_cmpuint (g_array_index (late->seqs, guint64, k), ==,
+                      g_array_index (late->seqs, guint64, k - 1) + 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -305,5 +380,7 @@ main (int   argc,
     }
   g_test_add ("/backplane/scaleout/three-instances-kill-leader", Fixture, NULL,
               fixture_setup, test_three_instances, fixture_teardown);
+  g_test_add ("/backplane/scaleout/newcomer-adopts-shared-state", Fixture, NULL,
+              fixture_setup, test_newcomer_adopts, fixture_teardown);
   return g_test_run ();
 }
