@@ -2,7 +2,8 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 MESON_OPTS ?=
-PORT       ?= 8080
+# `make run` takes 8080 or the next free port; `make run PORT=N` insists on N.
+PORT_ARG    = $(if $(filter command line environment,$(origin PORT)),--port $(PORT))
 XVFB       := xvfb-run -a -s '-screen 0 1280x1024x24'
 
 ifeq ($(CI),true)
@@ -31,10 +32,10 @@ build: setup
 	meson compile -C $(BUILD)
 
 run: build
-	./$(BUILD)/src/wirewatch --port $(PORT)
+	./$(BUILD)/src/wirewatch $(PORT_ARG)
 
 serve: build
-	./$(BUILD)/src/wirewatch --headless --port $(PORT)
+	./$(BUILD)/src/wirewatch --headless $(PORT_ARG)
 
 # The whole suite runs under one Xvfb so the window tests have a display.
 test: build
