@@ -100,6 +100,9 @@ struct _WwIo {
   gboolean              shutting_down;
   gboolean              finished;
   guint64               shutdown_deadline_ms;
+
+  GTlsCertificate      *tls_cert;    /* NULL: plain ws:// */
+  GPtrArray            *tls_pending; /* TLS peers with decrypted input left */
 };
 
 typedef struct {
@@ -120,6 +123,11 @@ static void peer_flush       (WwPeer *peer);
 static void ws_consume       (WwPeer *peer, guint8 *buf, gsize len);
 static void settle           (WwIo *io);
 static void io_set_ready_time (WwIo *io, gint64 ready_time);
+static void tls_on_readable  (WwPeer *peer);
+static void tls_accepted     (WwPeer *peer);
+static void http_fail        (WwPeer *peer, WwHsFail reason, guint status, const char *code,
+                              const char *message, const char * const *extra_headers,
+                              gboolean head_only);
 
 /* ---- clock and wake-ups ------------------------------------------------ */
 
@@ -254,7 +262,7 @@ io_update_ready_time (WwIo *io)
 {
   gint64 due_ms = -1;
 
-  if (io->dirty || io->graveyard->len)
+  if (io->dirty || io->graveyard->len || io->tls_pending->len)
     {
       io_set_ready_time (io, 0);
       return;
@@ -422,14 +430,6 @@ epoll_set_out (WwPeer *peer, gboolean want)
       else
         peer->flags &= ~WW_PEER_F_POLLOUT;
     }
-}
-
-static gssize
-peer_read (WwPeer *peer, void *buf, gsize len)
-{
-  if (peer->transport)
-    return peer->transport->read (peer, buf, len);
-  return recv (peer->fd, buf, len, 0);
 }
 
 static gssize
@@ -1722,13 +1722,12 @@ http_consume (WwPeer *peer, const guint8 *buf, gsize len)
 
 /* ---- readiness ------------------------------------------------------------ */
 
+/* What one read of @n bytes into io->rbuf (or its error in errno) means. */
 static void
-peer_on_readable (WwPeer *peer)
+peer_handle_read (WwPeer *peer, gssize n)
 {
   WwIo *io = peer->io;
-  gssize n;
 
-  n = peer_read (peer, io->rbuf, READ_BUF_SIZE);
   if (n == 0)
     {
       peer_drop (peer, "end of stream");
@@ -1763,6 +1762,285 @@ peer_on_readable (WwPeer *peer)
       /* LINGER: input after the close is discarded until EOF. */
       break;
     }
+}
+
+static void
+peer_on_readable (WwPeer *peer)
+{
+  /* TLS peers drain GnuTLS's buffer too; the plain path reads once. */
+  if (G_UNLIKELY (peer->transport != NULL))
+    {
+      tls_on_readable (peer);
+      return;
+    }
+  peer_handle_read (peer, recv (peer->fd, peer->io->rbuf, READ_BUF_SIZE, 0));
+}
+
+/* ---- TLS (wss://) --------------------------------------------------------- */
+
+/*
+ * A TLS peer's transport: the vtable comes first so that peer->transport
+ * leads back to the whole record.  The accepted fd stays in our epoll set;
+ * GIO gets a dup of it (closing ours alone would leave the file open, so
+ * tls_free removes it from epoll explicitly).  Only during the handshake
+ * does a peer cost a GSource of its own, GIO's.
+ */
+typedef enum {
+  TLS_WAIT_HELLO,  /* nothing read yet: a plain-HTTP client gets a 400 */
+  TLS_HANDSHAKE,   /* out of epoll; GIO drives it */
+  TLS_READY,
+} TlsPhase;
+
+typedef struct {
+  WwTransport   vtable;
+  WwPeer       *peer;      /* NULL once the peer is gone */
+  GIOStream    *tls;
+  GCancellable *cancel;
+  TlsPhase      phase;
+  gboolean      pending;   /* in io->tls_pending */
+} TlsPeer;
+
+/* A handful of 64 KiB reads per wake-up, then the others get their turn. */
+#define TLS_READS_PER_WAKE 16
+
+static inline TlsPeer *
+tls_of (WwPeer *peer)
+{
+  return (TlsPeer *) peer->transport;
+}
+
+static void
+tls_peer_destroy (TlsPeer *t)
+{
+  g_clear_object (&t->cancel);
+  g_clear_object (&t->tls);
+  g_free (t);
+}
+
+static gssize
+tls_read (WwPeer *peer, void *buf, gsize len)
+{
+  TlsPeer *t = tls_of (peer);
+  g_autoptr(GError) error = NULL;
+  gssize n;
+
+  if (t->phase != TLS_READY)
+    return recv (peer->fd, buf, len, 0);
+  n = g_pollable_input_stream_read_nonblocking (
+        G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (t->tls)),
+        buf, len, NULL, &error);
+  if (n >= 0)
+    return n;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    errno = EAGAIN;
+  else
+    {
+      g_debug ("TLS read: %s", error->message);
+      errno = ECONNRESET;
+    }
+  return -1;
+}
+
+static gssize
+tls_writev (WwPeer *peer, const struct iovec *iov, int n_iov)
+{
+  TlsPeer *t = tls_of (peer);
+  g_autoptr(GError) error = NULL;
+  GOutputVector vec[MAX_IOV];
+  gsize written = 0;
+  GPollableReturn r;
+  int n = MIN (n_iov, MAX_IOV);
+
+  if (t->phase != TLS_READY)
+    {
+      /* Only the plain refusal of a client that did not speak TLS. */
+      struct msghdr msg = { 0 };
+
+      msg.msg_iov = (struct iovec *) iov;
+      msg.msg_iovlen = n_iov;
+      return sendmsg (peer->fd, &msg, MSG_NOSIGNAL);
+    }
+  for (int i = 0; i < n; i++)
+    {
+      vec[i].buffer = iov[i].iov_base;
+      vec[i].size = iov[i].iov_len;
+    }
+  r = g_pollable_output_stream_writev_nonblocking (
+        G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (t->tls)),
+        vec, (gsize) n, &written, NULL, &error);
+  if (r == G_POLLABLE_RETURN_OK)
+    return (gssize) written;
+  if (r == G_POLLABLE_RETURN_WOULD_BLOCK)
+    {
+      errno = EAGAIN;
+      return -1;
+    }
+  g_debug ("TLS write: %s", error ? error->message : "failed");
+  errno = EPIPE;
+  return -1;
+}
+
+static void
+tls_free (WwPeer *peer)
+{
+  TlsPeer *t = tls_of (peer);
+  WwIo *io = peer->io;
+
+  epoll_ctl (io->epfd, EPOLL_CTL_DEL, peer->fd, NULL);
+  if (t->pending)
+    g_ptr_array_remove_fast (io->tls_pending, peer);
+  t->peer = NULL;
+  if (t->phase == TLS_HANDSHAKE)
+    {
+      /* The callback still runs and frees the record. */
+      g_cancellable_cancel (t->cancel);
+      return;
+    }
+  tls_peer_destroy (t);
+}
+
+static void
+tls_accepted (WwPeer *peer)
+{
+  TlsPeer *t = g_new0 (TlsPeer, 1);
+
+  t->vtable.read = tls_read;
+  t->vtable.writev = tls_writev;
+  t->vtable.free = tls_free;
+  t->peer = peer;
+  t->phase = TLS_WAIT_HELLO;
+  peer->transport = &t->vtable;
+}
+
+static void
+tls_read_all (WwPeer *peer)
+{
+  WwIo *io = peer->io;
+
+  for (guint i = 0; i < TLS_READS_PER_WAKE; i++)
+    {
+      gssize n = tls_read (peer, io->rbuf, READ_BUF_SIZE);
+
+      if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+      peer_handle_read (peer, n);
+      if (n <= 0 || peer->state == WW_PEER_DEAD)
+        return;
+    }
+  /* GnuTLS may hold decrypted records that epoll will not report again. */
+  tls_of (peer)->pending = TRUE;
+  g_ptr_array_add (io->tls_pending, peer);
+  io_wake (io);
+}
+
+static void
+tls_resume (WwPeer *peer)
+{
+  tls_of (peer)->pending = FALSE;
+  if (peer->state != WW_PEER_DEAD)
+    tls_read_all (peer);
+}
+
+static void
+tls_handshake_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  TlsPeer *t = data;
+  g_autoptr(GError) error = NULL;
+  struct epoll_event ev = { 0 };
+  gboolean ok;
+  WwPeer *peer;
+  WwIo *io;
+
+  ok = g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error);
+  peer = t->peer;
+  if (peer == NULL)
+    {
+      tls_peer_destroy (t);
+      return;
+    }
+  io = peer->io;
+  t->phase = TLS_READY;
+  if (!ok)
+    {
+      WW_COUNT (io->counters, handshake_failures, 1);
+      WW_COUNT (io->counters, hs_fail[WW_HS_FAIL_TLS], 1);
+      g_debug ("TLS handshake failed: %s", error->message);
+      peer_drop (peer, "TLS handshake failed");
+      return;
+    }
+  ev.events = EPOLLIN | ((peer->flags & WW_PEER_F_POLLOUT) ? EPOLLOUT : 0);
+  ev.data.ptr = peer;
+  epoll_ctl (io->epfd, EPOLL_CTL_MOD, peer->fd, &ev);
+  /* The first request may have come with the handshake's last flight. */
+  tls_read_all (peer);
+  io_wake (io);
+}
+
+static void
+tls_start_handshake (WwPeer *peer)
+{
+  TlsPeer *t = tls_of (peer);
+  WwIo *io = peer->io;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GSocketConnection) conn = NULL;
+  struct epoll_event ev = { 0 };
+  int fd2 = dup (peer->fd);
+
+  if (fd2 < 0 || (socket = g_socket_new_from_fd (fd2, &error)) == NULL)
+    {
+      if (fd2 >= 0)
+        close (fd2);
+      peer_drop (peer, "cannot set up TLS");
+      return;
+    }
+  conn = g_socket_connection_factory_create_connection (socket);
+  t->tls = g_tls_server_connection_new (G_IO_STREAM (conn), io->tls_cert, &error);
+  if (t->tls == NULL)
+    {
+      g_warning ("Cannot start TLS: %s", error->message);
+      peer_drop (peer, "cannot set up TLS");
+      return;
+    }
+  /* Many clients just close; that is not an attack on a WebSocket stream,
+   * whose own close handshake says where the data ends. */
+  g_tls_connection_set_require_close_notify (G_TLS_CONNECTION (t->tls), FALSE);
+  ev.events = 0;
+  ev.data.ptr = peer;
+  epoll_ctl (io->epfd, EPOLL_CTL_MOD, peer->fd, &ev);
+  t->cancel = g_cancellable_new ();
+  t->phase = TLS_HANDSHAKE;
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (t->tls), G_PRIORITY_DEFAULT,
+                                    t->cancel, tls_handshake_done, t);
+}
+
+static void
+tls_on_readable (WwPeer *peer)
+{
+  TlsPeer *t = tls_of (peer);
+
+  if (t->phase == TLS_WAIT_HELLO && peer->state == WW_PEER_HTTP)
+    {
+      guint8 first;
+      gssize n = recv (peer->fd, &first, 1, MSG_PEEK);
+
+      if (n == 0)
+        peer_drop (peer, "end of stream");
+      else if (n < 0)
+        {
+          if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            peer_drop (peer, g_strerror (errno));
+        }
+      else if (first == 0x16) /* a TLS handshake record */
+        tls_start_handshake (peer);
+      else
+        http_fail (peer, WW_HS_FAIL_TLS, 400, "tls_required",
+                   "This port speaks TLS: use https:// and wss://", NULL, FALSE);
+      return;
+    }
+  if (t->phase == TLS_HANDSHAKE)
+    return;
+  tls_read_all (peer);
 }
 
 static void
@@ -1900,7 +2178,10 @@ io_accept (WwIo *io, guint index)
       g_ptr_array_add (io->conns, peer);
       WW_COUNT (io->counters, tcp_active, 1);
       WW_COUNT (io->counters, tcp_total, 1);
+      /* The handshake timeout covers the TLS handshake as well. */
       timer_set (io, peer, ticks_from_now (io, io->config->handshake_timeout_ms));
+      if (io->tls_cert)
+        tls_accepted (peer);
     }
 }
 
@@ -1967,6 +2248,15 @@ io_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
     return G_SOURCE_CONTINUE;
   io->in_dispatch = TRUE;
   io_update_now (io);
+
+  if (io->tls_pending->len > 0)
+    {
+      g_autoptr(GPtrArray) pending = g_steal_pointer (&io->tls_pending);
+
+      io->tls_pending = g_ptr_array_new ();
+      for (guint i = 0; i < pending->len; i++)
+        tls_resume (pending->pdata[i]);
+    }
 
   n = epoll_wait (io->epfd, events, MAX_EVENTS, 0);
   for (int i = 0; i < n; i++)
@@ -2040,6 +2330,10 @@ ww_io_new (WwServer *server, GMainContext *context, GPtrArray *listeners)
   io->per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   io->graveyard = g_ptr_array_new ();
   io->rbuf = g_malloc (READ_BUF_SIZE);
+  io->tls_pending = g_ptr_array_new ();
+  io->tls_cert = ww_server_get_tls_certificate_priv (server);
+  if (io->tls_cert)
+    g_object_ref (io->tls_cert);
   io->t0_us = g_get_monotonic_time ();
   io_update_now (io);
   io->wheel_tick = io->now_tick;
@@ -2115,6 +2409,8 @@ ww_io_free (WwIo *io)
   g_ptr_array_unref (io->listeners);
   g_ptr_array_unref (io->conns);
   g_ptr_array_unref (io->graveyard);
+  g_ptr_array_unref (io->tls_pending);
+  g_clear_object (&io->tls_cert);
   g_hash_table_unref (io->per_address);
   g_clear_pointer (&io->deflate_shared, ww_deflate_shared_free);
   g_main_context_unref (io->context);

@@ -78,3 +78,26 @@ ww_server_config_free (WwServerConfig *config)
   g_free (config->server_name);
   g_free (config);
 }
+
+/**
+ * ww_server_config_is_exposed:
+ *
+ * TRUE when the server listens on an address other machines can reach and
+ * no access token is set: the GUI shows a banner and the headless binary
+ * logs a warning.
+ */
+gboolean
+ww_server_config_is_exposed (const WwServerConfig *config)
+{
+  const char *bind;
+
+  g_return_val_if_fail (config != NULL, FALSE);
+
+  if (config->token && config->token[0])
+    return FALSE;
+  bind = config->bind_address && config->bind_address[0] ? config->bind_address : "127.0.0.1";
+  if (g_str_equal (bind, "localhost") || g_str_equal (bind, "::1") ||
+      g_str_has_prefix (bind, "127."))
+    return FALSE;
+  return TRUE;
+}

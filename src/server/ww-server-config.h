@@ -36,6 +36,8 @@ typedef struct {
 WwServerConfig *ww_server_config_new  (void);
 WwServerConfig *ww_server_config_copy (const WwServerConfig *config);
 void            ww_server_config_free (WwServerConfig       *config);
+/* A non-loopback bind address without a token. */
+gboolean        ww_server_config_is_exposed (const WwServerConfig *config);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WwServerConfig, ww_server_config_free)
 

@@ -117,6 +117,7 @@ typedef enum {
   WW_HS_FAIL_TOO_MANY,
   WW_HS_FAIL_TIMEOUT,
   WW_HS_FAIL_RATE,
+  WW_HS_FAIL_TLS,
   WW_HS_FAIL_N
 } WwHsFail;
 
@@ -169,6 +170,8 @@ ww_close_slot (guint code)
 WwCounters    *ww_server_get_counters_priv (WwServer *self);
 WwHistogram   *ww_server_get_latency_priv  (WwServer *self);
 guint64        ww_server_next_peer_id      (WwServer *self);
+/* The loaded pair while running with TLS, else NULL. */
+GTlsCertificate *ww_server_get_tls_certificate_priv (WwServer *self);
 WwEndpoint    *ww_server_lookup_endpoint   (WwServer *self,
                                             const char *path);
 /* Answers one request that is not an upgrade; the exchange is complete. */

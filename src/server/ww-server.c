@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
+
 #include "ww-server-private.h"
 
 struct _WwServer {
@@ -29,6 +31,7 @@ struct _WwServer {
   GMainContext   *context;
   GThread        *thread;
   WwIo           *io;
+  GTlsCertificate *tls_cert;     /* while running with TLS */
 };
 
 G_DEFINE_FINAL_TYPE (WwServer, ww_server, G_TYPE_OBJECT)
@@ -45,7 +48,7 @@ typedef struct {
 const char * const ww_hs_fail_names[WW_HS_FAIL_N] = {
   "bad_request", "header_too_large", "not_found", "method_not_allowed",
   "version", "forbidden_origin", "unauthorized", "too_many_connections", "timeout",
-  "handshake_rate",
+  "handshake_rate", "tls",
 };
 
 static void
@@ -113,6 +116,7 @@ ww_server_finalize (GObject *object)
   g_clear_pointer (&self->config, ww_server_config_free);
   g_clear_pointer (&self->latency, ww_histogram_free);
   g_clear_pointer (&self->context, g_main_context_unref);
+  g_clear_object (&self->tls_cert);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (ww_server_parent_class)->finalize (object);
@@ -292,6 +296,59 @@ listen_on (GInetAddress *address, guint16 port, GError **error)
   return g_steal_pointer (&socket);
 }
 
+/*
+ * Loads the PEM pair for wss://.  GIO reports a missing or unreadable file
+ * and a broken PEM; GnuTLS is asked as well because it also notices a key
+ * that does not belong to the certificate.
+ */
+static GTlsCertificate *
+load_tls_pair (const char *cert_file, const char *key_file, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  GTlsCertificate *cert;
+  gnutls_certificate_credentials_t cred = NULL;
+  int rc;
+
+  if (cert_file == NULL || cert_file[0] == '\0' || key_file == NULL || key_file[0] == '\0')
+    {
+      g_set_error_literal (error, WW_SERVER_ERROR, WW_SERVER_ERROR_TLS,
+                           "TLS needs both a certificate and a private key (--tls-cert and --tls-key)");
+      return NULL;
+    }
+  cert = g_tls_certificate_new_from_files (cert_file, key_file, &local_error);
+  if (cert == NULL)
+    {
+      g_set_error (error, WW_SERVER_ERROR, WW_SERVER_ERROR_TLS,
+                   "Cannot load the TLS certificate “%s” and key “%s”: %s",
+                   cert_file, key_file, local_error->message);
+      return NULL;
+    }
+  if (gnutls_certificate_allocate_credentials (&cred) != GNUTLS_E_SUCCESS)
+    {
+      g_object_unref (cert);
+      g_set_error_literal (error, WW_SERVER_ERROR, WW_SERVER_ERROR_TLS,
+                           "Cannot set up TLS credentials");
+      return NULL;
+    }
+  rc = gnutls_certificate_set_x509_key_file (cred, cert_file, key_file, GNUTLS_X509_FMT_PEM);
+  gnutls_certificate_free_credentials (cred);
+  if (rc < 0)
+    {
+      g_object_unref (cert);
+      g_set_error (error, WW_SERVER_ERROR, WW_SERVER_ERROR_TLS,
+                   "The TLS certificate “%s” and key “%s” do not form a pair: %s",
+                   cert_file, key_file, gnutls_strerror (rc));
+      return NULL;
+    }
+  return cert;
+}
+
+GTlsCertificate *
+ww_server_get_tls_certificate_priv (WwServer *self)
+{
+  return self->tls_cert;
+}
+
 /**
  * ww_server_start:
  *
@@ -319,11 +376,12 @@ ww_server_start (WwServer *self, GError **error)
                    "The server is already running on port %u", self->port);
       return FALSE;
     }
-  if (c->tls_cert_file || c->tls_key_file)
+  g_clear_object (&self->tls_cert);
+  if ((c->tls_cert_file && c->tls_cert_file[0]) || (c->tls_key_file && c->tls_key_file[0]))
     {
-      g_set_error_literal (error, WW_SERVER_ERROR, WW_SERVER_ERROR_TLS,
-                           "TLS (wss://) is not supported by this build yet");
-      return FALSE;
+      self->tls_cert = load_tls_pair (c->tls_cert_file, c->tls_key_file, error);
+      if (self->tls_cert == NULL)
+        return FALSE;
     }
 
   bind = c->bind_address && c->bind_address[0] ? c->bind_address : "127.0.0.1";
@@ -486,7 +544,7 @@ ww_server_dup_url (WwServer *self, const char *path)
   g_return_val_if_fail (WW_IS_SERVER (self), NULL);
 
   bind = self->config->bind_address ? self->config->bind_address : "127.0.0.1";
-  scheme = self->config->tls_cert_file ? "wss" : "ws";
+  scheme = self->config->tls_cert_file && self->config->tls_cert_file[0] ? "wss" : "ws";
   /* A wildcard address is not something to connect to: use loopback. */
   if (g_str_equal (bind, "0.0.0.0") || bind[0] == '\0')
     host = g_strdup ("127.0.0.1");
