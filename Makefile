@@ -66,9 +66,24 @@ coverage: deps
 	meson test -C build-cov --suite protocol
 	gcovr -r . --filter src/protocol/ build-cov
 
+# libFuzzer campaigns: FUZZ_TIME seconds per target (make fuzz FUZZ_TIME=1800).
+FUZZ_TIME ?= 60
+FUZZ_TARGETS := tests/fuzz/fuzz-frame:tests/fuzz/corpus/frame \
+                tests/fuzz/fuzz-http:tests/fuzz/corpus/http \
+                tests/fuzz/fuzz-inflate:tests/fuzz/corpus/inflate \
+                tests/feed/fuzz-feed-protocol:tests/feed/corpus
 fuzz: deps
-	@[ -f build-fuzz/build.ninja ] || CC=clang-14 meson setup build-fuzz -Dfuzzing=true -Dtests=true
-	meson compile -C build-fuzz
+	@[ -f build-fuzz/build.ninja ] || CC=clang-14 meson setup build-fuzz -Dfuzzing=true \
+	  -Db_sanitize=address,undefined -Db_lundef=false -Dbrowser_tests=false
+	ninja -C build-fuzz $(foreach t,$(FUZZ_TARGETS),$(firstword $(subst :, ,$(t))))
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  bin=build-fuzz/$${t%%:*}; seeds=$${t#*:}; work=build-fuzz/corpus-$$(basename $$bin); \
+	  mkdir -p $$work; echo "== $$bin ($(FUZZ_TIME) s)"; \
+	  $$bin -max_total_time=$(FUZZ_TIME) -error_exitcode=1 -print_final_stats=1 \
+	    -artifact_prefix=build-fuzz/ $$work $$seeds > $$work.log 2>&1 \
+	    || { tail -40 $$work.log; exit 1; }; \
+	  grep -E 'DONE|stat::number_of_executed_units|stat::average_exec_per_sec' $$work.log; \
+	done
 
 screenshots: build
 	./tests/app/screenshots.sh $(BUILD)
