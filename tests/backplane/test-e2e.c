@@ -466,6 +466,17 @@ dump_logs (Fixture *f)
                       f->procs[i].log->str);
 }
 
+static guint
+count_lines (const char *log,
+             const char *needle)
+{
+  guint n = 0;
+
+  for (const char *at = strstr (log, needle); at != NULL; at = strstr (at + 1, needle))
+    n++;
+  return n;
+}
+
 static void
 dump_state (gpointer data)
 {
@@ -604,6 +615,13 @@ test_three_processes (Fixture       *f,
                   rejoin_ms, seq_at_rejoin);
   WAIT_UNTIL (f->context, all_past (f, seq_at_rejoin + 20), WAIT_MS);
   check_clients (f, FALSE, seq_at_rejoin, 10);
+  /* The outage is said once, however many reconnects it took. */
+  for (guint i = 0; i < N_PROCS; i++)
+    if (!f->procs[i].exited)
+      {
+        g_assert_cmpuint (count_lines (f->procs[i].log->str, "Lost Redis"), ==, 1);
+        g_assert_cmpuint (count_lines (f->procs[i].log->str, "is back"), ==, 1);
+      }
 
   /* A graceful stop gives the lease up and exits cleanly. */
   for (guint i = 0; i < N_PROCS; i++)
