@@ -464,7 +464,19 @@ current_event (WwEventFeed *self,
                guint        index)
 {
   const WwEvent *applied = ww_feed_state_get_event (self->state, index);
-  WwEvent *pending = self->outlet_events[index];
+  WwEvent *pending;
+
+  /* Redis went past the last seq we handed it (it refused one of ours
+   * when another instance had raised the stored seq): what is still "on
+   * its way" will never come back. */
+  if (self->backplane != NULL && self->outlet_seq != 0 &&
+      ww_backplane_get_shared_seq (self->backplane) > self->outlet_seq)
+    {
+      for (guint i = 0; i < WW_FEED_N_EVENTS; i++)
+        g_clear_pointer (&self->outlet_events[i], ww_event_free);
+      self->outlet_seq = 0;
+    }
+  pending = self->outlet_events[index];
 
   if (pending != NULL && pending->version > applied->version)
     return pending;
