@@ -394,6 +394,13 @@ main (int   argc,
   if (o.headless)
     return run_headless_server (&o);
 
+#if defined (WW_HAVE_APP) && defined (WW_HAVE_FEED_BACKPLANE)
+  if (o.redis)
+    {
+      g_printerr ("wirewatch: %s\n", _("--redis works only with --headless"));
+      return 2;
+    }
+#endif
 #ifdef WW_HAVE_APP
   {
     g_autoptr(WwServerConfig) config = server_config_from_options (&o);

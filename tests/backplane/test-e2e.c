@@ -636,6 +636,35 @@ test_three_processes (Fixture       *f,
       }
 }
 
+/* A malformed --redis is refused before anything starts, in words. */
+static void
+test_bad_url (void)
+{
+  const char *urls[] = { "http://127.0.0.1:6379", "redis://", "redis://127.0.0.1:99999",
+                         "redis://127.0.0.1:6379/notadb" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (urls); i++)
+    {
+      const char *argv[] = { wirewatch_path, "--headless", "--port", "0", "--no-persist",
+                             "--redis", urls[i], NULL };
+      g_autoptr(GSubprocess) proc = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autofree char *out = NULL;
+
+      proc = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                      G_SUBPROCESS_FLAGS_STDERR_MERGE, &error);
+      g_assert_no_error (error);
+      /* It exits at once; the pipe's end is bounded by that. */
+      g_subprocess_communicate_utf8 (proc, NULL, NULL, &out, NULL, &error);
+      g_assert_no_error (error);
+      g_test_message ("--redis %s: %s", urls[i], out);
+      g_assert_true (g_subprocess_get_if_exited (proc));
+      g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, 2);
+      g_assert_nonnull (strstr (out, "wirewatch: "));
+      g_assert_null (strstr (out, "Listening on"));
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -648,7 +677,10 @@ main (int   argc,
   else if (wirewatch_path == NULL || !g_file_test (wirewatch_path, G_FILE_TEST_IS_EXECUTABLE))
     g_test_skip ("no wirewatch executable given (argument or WW_WIREWATCH)");
   else
-    g_test_add ("/backplane/e2e/three-processes", Fixture, NULL,
-                fixture_setup, test_three_processes, fixture_teardown);
+    {
+      g_test_add_func ("/backplane/e2e/bad-redis-url", test_bad_url);
+      g_test_add ("/backplane/e2e/three-processes", Fixture, NULL,
+                  fixture_setup, test_three_processes, fixture_teardown);
+    }
   return g_test_run ();
 }
