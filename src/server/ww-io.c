@@ -45,6 +45,9 @@
 /* RFC 6455 §5.5: control opcodes have the high bit of the nibble set. */
 #define WW_IS_CONTROL(op) (((op) & 0x08) != 0)
 
+#define WW_PEER_F_DOOMED (1 << 7) /* picked to go when all queues are full */
+#define REFUSE(io, r) WW_COUNT ((io)->counters, refusals[(r)], 1)
+
 /* DESIGN: ≤ 400 bytes per idle connection, everything included. */
 G_STATIC_ASSERT (sizeof (WwPeer) <= 112);
 
@@ -101,6 +104,8 @@ struct _WwIo {
   gboolean              finished;
   guint64               shutdown_deadline_ms;
 
+  GPtrArray            *doomed;      /* peers to drop for max_total_queue_bytes */
+  gsize                 doomed_bytes;/* their queues when they were picked */
   GTlsCertificate      *tls_cert;    /* NULL: plain ws:// */
   GPtrArray            *tls_pending; /* TLS peers with decrypted input left */
 };
@@ -262,7 +267,7 @@ io_update_ready_time (WwIo *io)
 {
   gint64 due_ms = -1;
 
-  if (io->dirty || io->graveyard->len || io->tls_pending->len)
+  if (io->dirty || io->graveyard->len || io->tls_pending->len || io->doomed->len)
     {
       io_set_ready_time (io, 0);
       return;
@@ -604,10 +609,43 @@ peer_check_room_slow (WwPeer *peer, gsize len)
 
   /* One message always fits in an empty queue (the endpoint's message
    * limit bounds it), so a 16 MiB echo works with a 4 MiB queue bound. */
-  if ((c->max_queue_bytes == 0 || queued == 0 || queued + len <= c->max_queue_bytes) &&
-      (c->max_total_queue_bytes == 0 || io->total_queued + len <= c->max_total_queue_bytes))
+  gboolean peer_ok = c->max_queue_bytes == 0 || queued == 0 || queued + len <= c->max_queue_bytes;
+
+  /* All queues together over the bound: the biggest queues go (dropped
+   * after this dispatch, so that a broadcast loop is not disturbed), the
+   * others keep being served.  The search runs only over the bound. */
+  while (peer_ok && c->max_total_queue_bytes &&
+         io->total_queued - MIN (io->doomed_bytes, io->total_queued) + len > c->max_total_queue_bytes)
+    {
+      WwPeer *victim = NULL;
+      gsize biggest = 0;
+
+      for (guint i = 0; i < io->conns->len; i++)
+        {
+          WwPeer *p = io->conns->pdata[i];
+          gsize qs = queue_size (p->out);
+
+          if (!(p->flags & WW_PEER_F_DOOMED) && qs > biggest)
+            {
+              biggest = qs;
+              victim = p;
+            }
+        }
+      if (victim == NULL || victim == peer || biggest < len)
+        {
+          peer_ok = FALSE;
+          break;
+        }
+      victim->flags |= WW_PEER_F_DOOMED;
+      io->doomed_bytes += biggest;
+      g_ptr_array_add (io->doomed, victim);
+      io_wake (io);
+    }
+  if (peer_ok)
     return TRUE;
 
+  REFUSE (io, queued + len > c->max_queue_bytes && c->max_queue_bytes && queued > 0
+              ? WW_REFUSE_PEER_QUEUE : WW_REFUSE_TOTAL_QUEUE);
   WW_COUNT (io->counters, backpressure_closes, 1);
   g_info ("Peer %" G_GUINT64_FORMAT " (%s) fell behind (%" G_GSIZE_FORMAT " bytes queued): closing 1008",
           peer->extra ? peer->extra->id : 0, peer->extra ? peer->extra->address : "?", queued);
@@ -630,6 +668,7 @@ peer_queue_frame (WwPeer *peer, guint8 opcode, const guint8 *data, gsize len)
       g_autoptr(GError) error = NULL;
 
       compressed = ww_deflate_compress (peer->extra->deflate, data, len, &error);
+      WW_COUNT (peer->io->counters, compressions_peer, 1);
       if (compressed == NULL)
         {
           ww_peer_close (peer, error && error->domain == WW_PROTOCOL_ERROR
@@ -771,6 +810,8 @@ peer_drop (WwPeer *peer, const char *why)
         g_hash_table_remove (io->per_address, peer->extra->address);
     }
 
+  if (peer->flags & WW_PEER_F_DOOMED)
+    g_ptr_array_remove_fast (io->doomed, peer);
   timer_unlink (io, peer);
   if (peer->transport && peer->transport->free)
     peer->transport->free (peer);
@@ -974,6 +1015,8 @@ shared_compressed_frame (WwIo *io, guint bits, const char *text, gsize len)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) payload = ww_deflate_shared_compress (io->deflate_shared, bits, text, len, &error);
+
+  WW_COUNT (io->counters, compressions_shared, 1);
   gsize plen;
   const guint8 *pdata;
   guint8 *buf;
@@ -1130,6 +1173,8 @@ static void
 peer_fail (WwPeer *peer, guint16 code, const char *message)
 {
   WW_COUNT (peer->io->counters, protocol_errors, 1);
+  if (code == WW_CLOSE_MESSAGE_TOO_BIG)
+    REFUSE (peer->io, WW_REFUSE_MESSAGE_TOO_LARGE);
   g_debug ("Peer %" G_GUINT64_FORMAT ": protocol error %u: %s",
            peer->extra ? peer->extra->id : 0, code, message);
   if (peer->state == WW_PEER_OPEN)
@@ -1245,6 +1290,7 @@ ws_consume (WwPeer *peer, guint8 *buf, gsize len)
       if (!peer_rate_ok (peer))
         {
           WW_COUNT (io->counters, rate_limit_closes, 1);
+          REFUSE (io, WW_REFUSE_MESSAGE_RATE);
           g_info ("Peer %" G_GUINT64_FORMAT " (%s) exceeded %u messages/s: closing 1008",
                   peer->extra->id, peer->extra->address, io->config->rate_limit);
           ww_peer_close (peer, WW_CLOSE_POLICY_VIOLATION, "rate limit exceeded");
@@ -1323,6 +1369,15 @@ http_fail (WwPeer *peer, WwHsFail reason, guint status, const char *code,
 
   WW_COUNT (peer->io->counters, handshake_failures, 1);
   WW_COUNT (peer->io->counters, hs_fail[reason], 1);
+  switch (reason)
+    {
+    case WW_HS_FAIL_HEADER_TOO_LARGE: REFUSE (peer->io, WW_REFUSE_HEADER_TOO_LARGE); break;
+    case WW_HS_FAIL_FORBIDDEN:        REFUSE (peer->io, WW_REFUSE_FORBIDDEN_ORIGIN); break;
+    case WW_HS_FAIL_UNAUTHORIZED:     REFUSE (peer->io, WW_REFUSE_UNAUTHORIZED); break;
+    case WW_HS_FAIL_RATE:             REFUSE (peer->io, WW_REFUSE_HANDSHAKE_RATE); break;
+    case WW_HS_FAIL_TLS:              REFUSE (peer->io, WW_REFUSE_TLS); break;
+    default: break; /* TOO_MANY: counted where the limit is known */
+    }
   g_debug ("HTTP %u (%s) to a client: %s", status, code, message);
   response = ww_http_response_build_error (status, code, message, extra_headers, head_only, FALSE);
   peer_write_direct (peer, response);
@@ -1343,36 +1398,86 @@ ww_http_exchange_send (WwHttpExchange *exchange, GBytes *response)
     peer_enter_linger (peer);
 }
 
+/* "https://host:port" → scheme and lower-case "host:port" (default port
+ * added); FALSE when it is not such an origin. */
 static gboolean
-token_ok (const WwServerConfig *c, const WwHttpRequest *req)
+origin_split (const char *origin, gboolean *secure, char **hostport)
 {
-  g_autofree char *param = NULL;
-  const char *auth;
+  const char *rest;
+  g_autofree char *host = NULL;
 
-  if (c->token == NULL || c->token[0] == '\0')
-    return TRUE;
-  param = ww_http_request_dup_query_param (req, "token");
-  if (param && g_str_equal (param, c->token))
-    return TRUE;
-  auth = ww_http_request_get_header (req, "Authorization");
-  if (auth && g_str_has_prefix (auth, "Bearer ") && g_str_equal (auth + 7, c->token))
-    return TRUE;
-  return FALSE;
+  if (g_ascii_strncasecmp (origin, "https://", 8) == 0)
+    *secure = TRUE, rest = origin + 8;
+  else if (g_ascii_strncasecmp (origin, "http://", 7) == 0)
+    *secure = FALSE, rest = origin + 7;
+  else
+    return FALSE;
+  if (*rest == '\0' || strpbrk (rest, "/?#@ ") != NULL)
+    return FALSE;
+  host = g_ascii_strdown (rest, -1);
+  /* Without a port (after the last ':' that is not inside [v6]). */
+  if (strrchr (host, ':') == NULL || (host[0] == '[' && g_str_has_suffix (host, "]")))
+    *hostport = g_strdup_printf ("%s:%u", host, *secure ? 443 : 80);
+  else
+    *hostport = g_steal_pointer (&host);
+  return TRUE;
 }
 
+/*
+ * Browsers send Origin; the check protects their users (RFC 6455 §10.2).
+ * Allowed: no Origin (not a browser), an origin of the allowlist ("*"
+ * allows all), and the page's own origin: Origin's host:port equals the
+ * Host the request was sent to, with https for wss:// and http for ws://.
+ * "null" (sandboxed frames, file://) passes only when listed.
+ */
 static gboolean
-origin_ok (const WwServerConfig *c, const WwHttpRequest *req)
+origin_ok (WwIo *io, const WwHttpRequest *req)
 {
+  const WwServerConfig *c = io->config;
   const char *origin = ww_http_request_get_header (req, "Origin");
+  const char *host = ww_http_request_get_header (req, "Host");
+  g_autofree char *ohp = NULL;
+  gboolean secure = FALSE;
 
-  /* Only browsers send Origin; the check protects their users (§10.2). */
-  if (c->allowed_origins == NULL || c->allowed_origins[0] == NULL || origin == NULL)
+  if (origin == NULL)
     return TRUE;
-  for (guint i = 0; c->allowed_origins[i]; i++)
+  for (guint i = 0; c->allowed_origins && c->allowed_origins[i]; i++)
     if (g_ascii_strcasecmp (c->allowed_origins[i], origin) == 0 ||
         g_str_equal (c->allowed_origins[i], "*"))
       return TRUE;
-  return FALSE;
+  if (host == NULL || !origin_split (origin, &secure, &ohp))
+    return FALSE;
+  if (secure != (io->tls_cert != NULL))
+    return FALSE;
+  {
+    g_autofree char *h = g_ascii_strdown (host, -1);
+    g_autofree char *hhp = strrchr (h, ':') == NULL || (h[0] == '[' && g_str_has_suffix (h, "]"))
+                           ? g_strdup_printf ("%s:%u", h, secure ? 443 : 80) : g_strdup (h);
+
+    return g_str_equal (hhp, ohp);
+  }
+}
+
+/* The query as peers and logs see it: without the token. */
+static char *
+query_without_token (const char *query)
+{
+  g_auto(GStrv) parts = NULL;
+  GString *out;
+
+  if (query == NULL || strstr (query, "token") == NULL)
+    return g_strdup (query);
+  parts = g_strsplit (query, "&", -1);
+  out = g_string_new (NULL);
+  for (guint i = 0; parts[i]; i++)
+    {
+      if (g_str_has_prefix (parts[i], "token=") || g_str_equal (parts[i], "token"))
+        continue;
+      if (out->len)
+        g_string_append_c (out, '&');
+      g_string_append (out, parts[i]);
+    }
+  return g_string_free (out, FALSE);
 }
 
 static WwPeerExtra *
@@ -1496,14 +1601,14 @@ http_upgrade (WwPeer *peer, const WwHttpRequest *req, const char *path)
       ww_handshake_clear (&hs);
       return;
     }
-  if (!token_ok (c, req))
+  if (!ww_server_check_token (c, req))
     {
       ww_handshake_clear (&hs);
       http_fail (peer, WW_HS_FAIL_UNAUTHORIZED, 401, "unauthorized",
                  "A valid access token is required", NULL, FALSE);
       return;
     }
-  if (!origin_ok (c, req))
+  if (!origin_ok (io, req))
     {
       ww_handshake_clear (&hs);
       http_fail (peer, WW_HS_FAIL_FORBIDDEN, 403, "forbidden_origin",
@@ -1521,6 +1626,9 @@ http_upgrade (WwPeer *peer, const WwHttpRequest *req, const char *path)
       const char *retry[] = { "Retry-After: 1", NULL };
 
       ww_handshake_clear (&hs);
+      if (!io->shutting_down)
+        REFUSE (io, c->max_per_address && per_addr >= c->max_per_address
+                    ? WW_REFUSE_PER_ADDRESS : WW_REFUSE_MAX_CONNECTIONS);
       http_fail (peer, WW_HS_FAIL_TOO_MANY, 503, "too_many_connections",
                  io->shutting_down ? "The server is shutting down"
                  : per_addr >= c->max_per_address && c->max_per_address
@@ -1535,10 +1643,14 @@ http_upgrade (WwPeer *peer, const WwHttpRequest *req, const char *path)
   response = ww_handshake_build_response (&hs, deflate_response);
   ww_handshake_clear (&hs);
 
-  peer->extra = extra_new (address,
-                           ww_http_request_get_header (req, "Origin"),
-                           ww_http_request_get_header (req, "User-Agent"),
-                           path, ww_http_request_get_query (req));
+  {
+    g_autofree char *query = query_without_token (ww_http_request_get_query (req));
+
+    peer->extra = extra_new (address,
+                             ww_http_request_get_header (req, "Origin"),
+                             ww_http_request_get_header (req, "User-Agent"),
+                             path, query);
+  }
   peer->extra->id = ww_server_next_peer_id (io->server);
   peer->extra->connected_at = g_get_real_time ();
   peer->extra->tokens = c->rate_limit;
@@ -1589,6 +1701,7 @@ http_request (WwPeer *peer, const char *head, gsize len)
   if (io->config->max_queue_bytes && queue_size (peer->out) > io->config->max_queue_bytes)
     {
       WW_COUNT (io->counters, backpressure_closes, 1);
+      REFUSE (io, WW_REFUSE_PEER_QUEUE);
       g_info ("HTTP client does not read its responses (%" G_GSIZE_FORMAT " bytes queued): dropped",
               queue_size (peer->out));
       peer_drop (peer, "HTTP responses not read");
@@ -1633,7 +1746,14 @@ http_request (WwPeer *peer, const char *head, gsize len)
     cl = ww_http_request_get_header (req, "Content-Length");
     te = ww_http_request_get_header (req, "Transfer-Encoding");
     if (te || (cl && g_strcmp0 (cl, "0") != 0))
-      ex.keep_alive = FALSE;
+      {
+        /* No route takes a body: refuse it at once rather than wait for
+         * bytes that may never come (slow-body). */
+        REFUSE (io, WW_REFUSE_REQUEST_BODY);
+        http_fail (peer, WW_HS_FAIL_BAD_REQUEST, 413, "body_not_accepted",
+                   "This server accepts no request bodies", NULL, head_only);
+        return;
+      }
 
     ww_server_handle_http (io->server, &ex);
     if (!ex.responded && peer->state == WW_PEER_HTTP)
@@ -1964,6 +2084,7 @@ tls_handshake_done (GObject *source, GAsyncResult *result, gpointer data)
     {
       WW_COUNT (io->counters, handshake_failures, 1);
       WW_COUNT (io->counters, hs_fail[WW_HS_FAIL_TLS], 1);
+      REFUSE (io, WW_REFUSE_TLS);
       g_debug ("TLS handshake failed: %s", error->message);
       peer_drop (peer, "TLS handshake failed");
       return;
@@ -2071,6 +2192,7 @@ peer_on_timer (WwPeer *peer)
         {
           WW_COUNT (io->counters, handshake_failures, 1);
           WW_COUNT (io->counters, hs_fail[WW_HS_FAIL_TIMEOUT], 1);
+          REFUSE (io, WW_REFUSE_SLOW_HEADER);
           g_debug ("Handshake timeout: closing the connection");
         }
       peer_drop (peer, "handshake timeout");
@@ -2079,6 +2201,7 @@ peer_on_timer (WwPeer *peer)
     case WW_PEER_OPEN:
       if (c->idle_timeout_ms && (guint32) io->now_ms - peer->last_in >= c->idle_timeout_ms)
         {
+          REFUSE (io, WW_REFUSE_IDLE);
           ww_peer_close (peer, WW_CLOSE_GOING_AWAY, "idle");
           return;
         }
@@ -2290,6 +2413,20 @@ io_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
     }
 
   timers_run (io);
+  while (io->doomed->len > 0)
+    {
+      WwPeer *peer = io->doomed->pdata[io->doomed->len - 1];
+
+      REFUSE (io, WW_REFUSE_TOTAL_QUEUE);
+      WW_COUNT (io->counters, backpressure_closes, 1);
+      g_info ("Peer %" G_GUINT64_FORMAT " has the biggest send queue (%" G_GSIZE_FORMAT
+              " bytes) while all queues are full: dropped",
+              peer->extra ? peer->extra->id : 0, queue_size (peer->out));
+      if (peer->extra)
+        peer->extra->close_code = WW_CLOSE_POLICY_VIOLATION;
+      peer_drop (peer, "total send queue bound");
+    }
+  io->doomed_bytes = 0;
   settle (io);
 
   if (io->config->handshakes_per_second_per_address && io->now_ms >= io->sweep_at_ms)
@@ -2331,6 +2468,7 @@ ww_io_new (WwServer *server, GMainContext *context, GPtrArray *listeners)
   io->graveyard = g_ptr_array_new ();
   io->rbuf = g_malloc (READ_BUF_SIZE);
   io->tls_pending = g_ptr_array_new ();
+  io->doomed = g_ptr_array_new ();
   io->tls_cert = ww_server_get_tls_certificate_priv (server);
   if (io->tls_cert)
     g_object_ref (io->tls_cert);
@@ -2410,6 +2548,7 @@ ww_io_free (WwIo *io)
   g_ptr_array_unref (io->conns);
   g_ptr_array_unref (io->graveyard);
   g_ptr_array_unref (io->tls_pending);
+  g_ptr_array_unref (io->doomed);
   g_clear_object (&io->tls_cert);
   g_hash_table_unref (io->per_address);
   g_clear_pointer (&io->deflate_shared, ww_deflate_shared_free);

@@ -123,6 +123,33 @@ typedef enum {
 
 extern const char * const ww_hs_fail_names[WW_HS_FAIL_N];
 
+/* Abuse limits: every refusal is counted by reason in /metrics
+ * (wirewatch_refusals_total{reason=…}). */
+typedef enum {
+  WW_REFUSE_PER_ADDRESS,
+  WW_REFUSE_MAX_CONNECTIONS,
+  WW_REFUSE_HANDSHAKE_RATE,
+  WW_REFUSE_MESSAGE_RATE,
+  WW_REFUSE_SLOW_HEADER,
+  WW_REFUSE_REQUEST_BODY,
+  WW_REFUSE_IDLE,
+  WW_REFUSE_HEADER_TOO_LARGE,
+  WW_REFUSE_MESSAGE_TOO_LARGE,
+  WW_REFUSE_PEER_QUEUE,
+  WW_REFUSE_TOTAL_QUEUE,
+  WW_REFUSE_UNAUTHORIZED,
+  WW_REFUSE_FORBIDDEN_ORIGIN,
+  WW_REFUSE_TLS,
+  WW_REFUSE_N
+} WwRefusal;
+
+extern const char * const ww_refusal_names[WW_REFUSE_N];
+
+/* Token check (constant time) for upgrades and the protected routes:
+ * Authorization: Bearer, ?token= or a "bearer.<token>" subprotocol. */
+gboolean       ww_server_check_token       (const WwServerConfig *config,
+                                            const WwHttpRequest  *req);
+
 /* 1000..1015 get a slot each; the last slot counts every other code. */
 #define WW_CLOSE_SLOTS 17
 
@@ -150,6 +177,9 @@ typedef struct {
   guint64 hs_fail[WW_HS_FAIL_N];
   guint64 close_sent[WW_CLOSE_SLOTS];
   guint64 close_received[WW_CLOSE_SLOTS];
+  guint64 refusals[WW_REFUSE_N];
+  guint64 compressions_shared;   /* broadcast frames compressed once for many */
+  guint64 compressions_peer;     /* messages compressed for one peer */
 } WwCounters;
 
 #define WW_COUNT(c, field, n) \

@@ -45,11 +45,110 @@ typedef struct {
   GDestroyNotify  destroy;
 } Route;
 
+static void resource_handler (WwHttpExchange *exchange, gpointer user_data);
+
 const char * const ww_hs_fail_names[WW_HS_FAIL_N] = {
   "bad_request", "header_too_large", "not_found", "method_not_allowed",
   "version", "forbidden_origin", "unauthorized", "too_many_connections", "timeout",
   "handshake_rate", "tls",
 };
+
+const char * const ww_refusal_names[WW_REFUSE_N] = {
+  "per_address", "max_connections", "handshake_rate", "message_rate", "slow_header",
+  "request_body", "idle", "header_too_large", "message_too_large", "peer_queue",
+  "total_queue", "unauthorized", "forbidden_origin", "tls",
+};
+
+/*
+ * Both sides go through HMAC-SHA256 under a per-process random key, and
+ * the digests are compared with a loop that does not stop early: neither
+ * the token's length nor its first differing byte shows in the timing.
+ */
+static gboolean
+token_equal (const char *given, gsize given_len, const char *token)
+{
+  static guint8 key[32];
+  static gsize key_init = 0;
+  GHmac *h;
+  guint8 a[32], b[32];
+  gsize alen = sizeof a, blen = sizeof b;
+  guint8 diff = 0;
+
+  if (g_once_init_enter (&key_init))
+    {
+      for (guint i = 0; i < sizeof key; i += 4)
+        {
+          guint32 r = g_random_int ();
+
+          memcpy (key + i, &r, 4);
+        }
+      g_once_init_leave (&key_init, 1);
+    }
+  h = g_hmac_new (G_CHECKSUM_SHA256, key, sizeof key);
+  g_hmac_update (h, (const guchar *) given, (gssize) given_len);
+  g_hmac_get_digest (h, a, &alen);
+  g_hmac_unref (h);
+  h = g_hmac_new (G_CHECKSUM_SHA256, key, sizeof key);
+  g_hmac_update (h, (const guchar *) token, (gssize) strlen (token));
+  g_hmac_get_digest (h, b, &blen);
+  g_hmac_unref (h);
+  for (guint i = 0; i < sizeof a; i++)
+    diff |= a[i] ^ b[i];
+  return diff == 0;
+}
+
+gboolean
+ww_server_check_token (const WwServerConfig *c, const WwHttpRequest *req)
+{
+  const char *auth, *protocols;
+  gboolean ok = FALSE;
+
+  if (c->token == NULL || c->token[0] == '\0')
+    return TRUE;
+  {
+    g_autofree char *param = ww_http_request_dup_query_param (req, "token");
+
+    if (param && token_equal (param, strlen (param), c->token))
+      ok = TRUE;
+    if (param)
+      memset (param, 0, strlen (param));
+  }
+  auth = ww_http_request_get_header (req, "Authorization");
+  if (!ok && auth && g_ascii_strncasecmp (auth, "Bearer ", 7) == 0)
+    {
+      const char *t = auth + 7;
+
+      while (*t == ' ')
+        t++;
+      ok = token_equal (t, strlen (t), c->token);
+    }
+  /* Non-browser clients may offer "bearer.<token>" as a subprotocol; it is
+   * never selected (the server has no subprotocols). */
+  protocols = ww_http_request_get_header (req, "Sec-WebSocket-Protocol");
+  if (!ok && protocols)
+    {
+      const char *p = protocols;
+
+      while (*p && !ok)
+        {
+          const char *end = strchr (p, ',');
+          gsize n = end ? (gsize) (end - p) : strlen (p);
+          const char *s = p;
+          gsize sn = n;
+
+          while (sn > 0 && (*s == ' ' || *s == '\t'))
+            s++, sn--;
+          while (sn > 0 && (s[sn - 1] == ' ' || s[sn - 1] == '\t'))
+            sn--;
+          if (sn > 7 && g_ascii_strncasecmp (s, "bearer.", 7) == 0)
+            ok = token_equal (s + 7, sn - 7, c->token);
+          p += n;
+          if (*p == ',')
+            p++;
+        }
+    }
+  return ok;
+}
 
 static void
 route_free (Route *route)
@@ -247,6 +346,19 @@ ww_server_handle_http (WwServer *self, WwHttpExchange *exchange)
           return;
         }
       ww_http_exchange_respond_error (exchange, 404, "not_found", "No such resource");
+      return;
+    }
+  /* The page and /healthz stay open (the page passes ?token= on); the
+   * feed's REST routes, /metrics and every other route need the token. */
+  if (route->handler != healthz_handler && route->handler != resource_handler &&
+      !ww_server_check_token (self->config, exchange->request))
+    {
+      const char *www[] = { "WWW-Authenticate: Bearer realm=\"wirewatch\"", NULL };
+      WwCounters *c = &self->counters;
+
+      WW_COUNT (c, refusals[WW_REFUSE_UNAUTHORIZED], 1);
+      ww_http_exchange_respond_error_full (exchange, 401, "unauthorized",
+                                           "A valid access token is required", www);
       return;
     }
   if (!g_str_equal (method, "GET") && !g_str_equal (method, "HEAD"))
@@ -1059,6 +1171,18 @@ ww_server_render_metrics (WwServer *self)
   for (guint i = 0; i < WW_HS_FAIL_N; i++)
     g_string_append_printf (s, "wirewatch_handshake_failures_total{reason=\"%s\"} %" G_GUINT64_FORMAT "\n",
                             ww_hs_fail_names[i], WW_READ (c, hs_fail[i]));
+
+  g_string_append (s, "# HELP wirewatch_refusals_total Connections, requests and messages refused by an abuse limit, by reason.\n"
+                      "# TYPE wirewatch_refusals_total counter\n");
+  for (guint i = 0; i < WW_REFUSE_N; i++)
+    g_string_append_printf (s, "wirewatch_refusals_total{reason=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                            ww_refusal_names[i], WW_READ (c, refusals[i]));
+  g_string_append (s, "# HELP wirewatch_deflate_compressions_total Messages compressed, by kind: once for a whole broadcast (shared) or for one peer.\n"
+                      "# TYPE wirewatch_deflate_compressions_total counter\n");
+  g_string_append_printf (s, "wirewatch_deflate_compressions_total{kind=\"shared\"} %" G_GUINT64_FORMAT "\n",
+                          WW_READ (c, compressions_shared));
+  g_string_append_printf (s, "wirewatch_deflate_compressions_total{kind=\"peer\"} %" G_GUINT64_FORMAT "\n",
+                          WW_READ (c, compressions_peer));
 
   g_string_append (s, "# HELP wirewatch_close_codes_sent_total Close frames sent, by code.\n"
                       "# TYPE wirewatch_close_codes_sent_total counter\n");
