@@ -8,6 +8,7 @@
 #include <libsoup/soup.h>
 
 #include "ww-backoff.h"
+#include "ww-client-deflate.h"
 #include "ww-client.h"
 
 /*
@@ -84,6 +85,7 @@ struct _WwClient
   gboolean      deflate;         /* offer permessage-deflate */
   gboolean      deflate_active;  /* the open connection negotiated it */
   char         *extensions;      /* Sec-WebSocket-Extensions of the last 101 */
+  char         *conn_error;      /* why libsoup failed the open connection, if it did */
   gboolean      want_open;
   gboolean      closing_by_us;
   gboolean      timed_out;
@@ -926,8 +928,12 @@ on_closed (SoupWebsocketConnection *conn,
   self->counters.drops++;
   self->failures = ww_backoff_after_open (self->failures, open_ms, self->stable_ms);
   {
-    g_autofree char *msg = g_strdup_printf ("Connection lost (%u%s%s)", code,
-                                            *reason_copy ? ": " : "", reason_copy);
+    /* The close code alone hides why we failed the connection ourselves
+     * (a message over the limit, bad compressed data): say it too. */
+    g_autofree char *msg = g_strdup_printf ("Connection lost (%u%s%s)%s%s", code,
+                                            *reason_copy ? ": " : "", reason_copy,
+                                            self->conn_error ? " — " : "",
+                                            self->conn_error ? self->conn_error : "");
     set_error_message (self, msg);
   }
   schedule_reconnect (self);
@@ -979,6 +985,8 @@ on_conn_error (SoupWebsocketConnection *conn,
 {
   WwClient *self = data;
 
+  g_free (self->conn_error);
+  self->conn_error = g_strdup (error->message);
   set_error_message (self, error->message);
 }
 
@@ -1051,7 +1059,7 @@ static gboolean
 conn_has_deflate (SoupWebsocketConnection *conn)
 {
   for (GList *l = soup_websocket_connection_get_extensions (conn); l != NULL; l = l->next)
-    if (SOUP_IS_WEBSOCKET_EXTENSION_DEFLATE (l->data))
+    if (WW_IS_CLIENT_DEFLATE (l->data) || SOUP_IS_WEBSOCKET_EXTENSION_DEFLATE (l->data))
       return TRUE;
   return FALSE;
 }
@@ -1076,6 +1084,7 @@ on_opened (WwClient                *self,
   self->opened_at_us = self->last_rx_us = g_get_monotonic_time ();
   self->liveness_failed = FALSE;
   self->closing_by_us = FALSE;
+  g_clear_pointer (&self->conn_error, g_free);
 
   soup_websocket_connection_set_max_incoming_payload_size (conn, MAX_INCOMING_PAYLOAD);
   set_deflate_active (self, conn_has_deflate (conn));
@@ -1287,7 +1296,13 @@ start_attempt (WwClient *self)
    * remove it per attempt to follow ww_client_set_deflate(). */
   if (self->deflate && !soup_session_has_feature (self->session,
                                                   SOUP_TYPE_WEBSOCKET_EXTENSION_MANAGER))
-    soup_session_add_feature_by_type (self->session, SOUP_TYPE_WEBSOCKET_EXTENSION_MANAGER);
+    {
+      soup_session_add_feature_by_type (self->session, SOUP_TYPE_WEBSOCKET_EXTENSION_MANAGER);
+      /* libsoup 3.2's own deflate inflates without a bound (a zip bomb from
+       * the server would take all memory): ours checks the message limit. */
+      soup_session_remove_feature_by_type (self->session, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
+      soup_session_add_feature_by_type (self->session, WW_TYPE_CLIENT_DEFLATE);
+    }
   else if (!self->deflate)
     soup_session_remove_feature_by_type (self->session, SOUP_TYPE_WEBSOCKET_EXTENSION_MANAGER);
 
@@ -1340,6 +1355,7 @@ ww_client_finalize (GObject *object)
   g_free (self->close_reason);
   g_free (self->error_message);
   g_free (self->extensions);
+  g_free (self->conn_error);
   g_hash_table_unref (self->headers);
   g_hash_table_unref (self->pending_pings);
   g_hash_table_unref (self->drop_codes);
