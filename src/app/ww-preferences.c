@@ -24,6 +24,7 @@ struct _WwPreferences
   AdwEntryRow          *key_row;
   AdwPasswordEntryRow  *token_row;
   AdwEntryRow          *origins_row;
+  AdwEntryRow          *redis_row;
   AdwEntryRow          *url_row;
   GtkSpinButton        *update_spin;
   GtkRevealer          *exposed_revealer;
@@ -156,6 +157,7 @@ ww_preferences_constructed (GObject *object)
   g_settings_bind_with_mapping (s, "allowed-origins", self->origins_row, "text",
                                 G_SETTINGS_BIND_DEFAULT, origins_get_mapping,
                                 origins_set_mapping, NULL, NULL);
+  g_settings_bind (s, "redis-url", self->redis_row, "text", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (s, "client-url", self->url_row, "text", G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (s, "update-interval", self->update_spin, "value", G_SETTINGS_BIND_DEFAULT);
 
@@ -243,6 +245,7 @@ ww_preferences_class_init (WwPreferencesClass *klass)
   gtk_widget_class_bind_template_child (widget_class, WwPreferences, cert_row);
   gtk_widget_class_bind_template_child (widget_class, WwPreferences, key_row);
   gtk_widget_class_bind_template_child (widget_class, WwPreferences, token_row);
+  gtk_widget_class_bind_template_child (widget_class, WwPreferences, redis_row);
   gtk_widget_class_bind_template_child (widget_class, WwPreferences, origins_row);
   gtk_widget_class_bind_template_child (widget_class, WwPreferences, url_row);
   gtk_widget_class_bind_template_child (widget_class, WwPreferences, update_spin);

@@ -42,6 +42,7 @@ struct _WwWindow
   gboolean              running;
   WwServer             *server;
   WwEventFeed          *feed;
+  WwBackplane          *backplane;  /* NULL unless redis-url is set */
   WwClient             *client;
   GtkStringList        *recent;
   char                 *status_text;
@@ -313,22 +314,48 @@ log_note (WwWindow   *self,
 
 /* ---- server ---- */
 
+gboolean
+ww_window_should_warn_exposed (const char *bind_address,
+                               const char *token)
+{
+  return !is_loopback (bind_address) && (token == NULL || *token == '\0');
+}
+
+/*
+ * Persistent while the server mode is set up to be reachable from other
+ * computers without a token: the running server's settings, or the ones
+ * the next Start would use.
+ */
 static void
 update_warning (WwWindow *self)
 {
-  const WwServerConfig *config = self->server ? ww_server_get_config (self->server) : NULL;
-  gboolean exposed = self->running && self->mode == WW_MODE_SERVER && config != NULL &&
-                     !is_loopback (config->bind_address) &&
-                     (config->token == NULL || *config->token == '\0');
+  g_autoptr(WwServerConfig) planned = NULL;
+  const WwServerConfig *config = NULL;
+  gboolean exposed = FALSE;
+
+  if (self->mode == WW_MODE_SERVER)
+    {
+      if (self->server != NULL)
+        config = ww_server_get_config (self->server);
+      else
+        config = planned = effective_config (self);
+      exposed = ww_window_should_warn_exposed (config->bind_address, config->token);
+    }
 
   if (exposed)
     {
-      g_autofree char *text =
-        g_strdup_printf (_("Listening on %s without an access token: anyone who can reach "
-                           "this computer can connect. Set a token in Preferences, or bind "
-                           "to 127.0.0.1."),
-                         config->bind_address);
+      g_autofree char *text = NULL;
 
+      if (self->server != NULL)
+        text = g_strdup_printf (_("Listening on %s without an access token: anyone who can reach "
+                                  "this computer can connect. Set a token in Preferences, or bind "
+                                  "to 127.0.0.1."),
+                                config->bind_address);
+      else
+        text = g_strdup_printf (_("The server will listen on %s without an access token: anyone "
+                                  "who can reach this computer will be able to connect. Set a "
+                                  "token in Preferences, or bind to 127.0.0.1."),
+                                config->bind_address);
       gtk_label_set_text (self->warning_label, text);
     }
   gtk_revealer_set_reveal_child (self->warning_revealer, exposed);
@@ -374,13 +401,77 @@ update_actions (WwWindow *self)
 /* Servers being stopped on worker threads, across all windows. */
 static guint n_stopping_servers;
 
+/* What a stop hands to its worker thread. */
+typedef struct {
+  WwServer    *server;
+  WwEventFeed *feed;
+  WwBackplane *backplane;  /* NULL without Redis */
+  GMutex       lock;
+  GCond        cond;
+  gboolean     quiet;      /* the I/O context ran quiet_feed_cb */
+} StopData;
+
+static void
+stop_data_free (gpointer data)
+{
+  StopData *stop = data;
+
+  g_clear_object (&stop->server);
+  g_clear_object (&stop->feed);
+  g_clear_object (&stop->backplane);
+  g_mutex_clear (&stop->lock);
+  g_cond_clear (&stop->cond);
+  g_free (stop);
+}
+
+/*
+ * On the server's I/O context, before the server stops: the backplane
+ * gives up its lease and presence first (its "connected" going off would
+ * otherwise turn the simulator back on), then the simulator pauses, so
+ * no UPDATE is saved after the close frames that no client could get.
+ */
+static gboolean
+quiet_feed_cb (gpointer data)
+{
+  StopData *stop = data;
+
+#ifdef WW_HAVE_FEED_BACKPLANE
+  if (stop->backplane != NULL)
+    ww_backplane_stop (stop->backplane);
+#endif
+  if (stop->feed != NULL)
+    ww_event_feed_set_simulating (stop->feed, FALSE);
+  g_mutex_lock (&stop->lock);
+  stop->quiet = TRUE;
+  g_cond_signal (&stop->cond);
+  g_mutex_unlock (&stop->lock);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 stop_server_thread (GTask        *task,
                     gpointer      source,
                     gpointer      task_data,
                     GCancellable *cancellable)
 {
-  ww_server_stop (task_data);
+  StopData *stop = task_data;
+
+  if (ww_server_is_running (stop->server))
+    {
+      gint64 deadline = g_get_monotonic_time () + 2 * G_USEC_PER_SEC;
+
+      ww_server_invoke (stop->server, quiet_feed_cb, stop, NULL);
+      g_mutex_lock (&stop->lock);
+      while (!stop->quiet)
+        if (!g_cond_wait_until (&stop->cond, &stop->lock, deadline))
+          break;
+      g_mutex_unlock (&stop->lock);
+      if (!stop->quiet)
+        g_warning ("The server's I/O context did not pause the feed within 2 s");
+    }
+  else
+    quiet_feed_cb (stop);
+  ww_server_stop (stop->server);
   g_task_return_boolean (task, TRUE);
 }
 
@@ -390,7 +481,6 @@ on_server_stopped (GObject      *source,
                    gpointer      user_data)
 {
   WwWindow *self = WW_WINDOW (source);
-  g_autoptr(WwEventFeed) feed = user_data;
 
   g_task_propagate_boolean (G_TASK (result), NULL);
   n_stopping_servers--;
@@ -420,18 +510,26 @@ static void
 stop_server (WwWindow *self)
 {
   g_autoptr(GTask) task = NULL;
+  StopData *stop;
 
   ww_client_disconnect (self->client);
   ww_clients_page_set_server (self->clients_page, NULL);
   if (self->server == NULL)
     {
       g_clear_object (&self->feed);
+      g_clear_object (&self->backplane);
       return;
     }
 
-  task = g_task_new (self, NULL, on_server_stopped, g_steal_pointer (&self->feed));
+  stop = g_new0 (StopData, 1);
+  g_mutex_init (&stop->lock);
+  g_cond_init (&stop->cond);
+  stop->server = g_steal_pointer (&self->server);
+  stop->feed = g_steal_pointer (&self->feed);
+  stop->backplane = g_steal_pointer (&self->backplane);
+  task = g_task_new (self, NULL, on_server_stopped, NULL);
   g_task_set_source_tag (task, stop_server);
-  g_task_set_task_data (task, g_steal_pointer (&self->server), g_object_unref);
+  g_task_set_task_data (task, stop, stop_data_free);
   n_stopping_servers++;
   self->n_stopping++;
   g_task_run_in_thread (task, stop_server_thread);
@@ -455,6 +553,7 @@ start_server (WwWindow *self)
   g_autoptr(GError) error = NULL;
   g_autoptr(WwServer) server = NULL;
   g_autoptr(WwEventFeed) feed = NULL;
+  g_autoptr(WwBackplane) backplane = NULL;
   g_autofree char *url = NULL;
   g_autofree char *note = NULL;
   guint16 port;
@@ -466,8 +565,36 @@ start_server (WwWindow *self)
   config->port = self->requested_port;
   config->port_attempts = (self->port_given || config->port == 0) ? 1 : 10;
 
+  {
+    g_autofree char *redis_url = settings_string (self, "redis-url");
+
+    g_strstrip (redis_url);
+    if (*redis_url)
+      {
+#ifdef WW_HAVE_FEED_BACKPLANE
+        backplane = ww_backplane_new (redis_url, &error);
+        if (backplane == NULL)
+          {
+            g_autofree char *message =
+              g_strdup_printf (_("The Redis address “%s” in Preferences is not usable: %s"),
+                               redis_url, error->message);
+
+            set_string (&self->error_text, message);
+            log_note (self, message);
+            return FALSE;
+          }
+#else
+        log_note (self, _("This build has no Redis backplane; the Redis address is ignored"));
+#endif
+      }
+  }
+
   server = ww_server_new (config);
   feed = ww_event_feed_new (self->feed_config);
+#ifdef WW_HAVE_FEED_BACKPLANE
+  if (backplane != NULL)
+    ww_event_feed_set_backplane (feed, backplane);
+#endif
   if (!ww_event_feed_attach (feed, server, &error) || !ww_server_start (server, &error))
     {
       g_autofree char *message = NULL;
@@ -509,6 +636,7 @@ start_server (WwWindow *self)
 
   self->server = g_steal_pointer (&server);
   self->feed = g_steal_pointer (&feed);
+  self->backplane = g_steal_pointer (&backplane);
   ww_clients_page_set_server (self->clients_page, self->server);
 
   url = ww_server_dup_url (self->server, "/ws");
@@ -668,6 +796,29 @@ describe_client (WwWindow *self)
     }
 }
 
+/* The Redis link in words; the getters are atomic reads. */
+static char *
+describe_backplane (WwBackplane *backplane)
+{
+  WwBackplaneCounters counters;
+  guint total;
+
+  ww_backplane_get_counters (backplane, &counters);
+  if (!ww_backplane_is_connected (backplane))
+    {
+      if (counters.connects == 0 && counters.errors == 0)
+        return g_strdup (_("Redis: connecting…"));
+      return g_strdup (_("Redis unreachable — serving local clients, retrying"));
+    }
+  total = ww_backplane_get_total_clients (backplane);
+  return g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                       "Redis: connected · %s · %u client on all instances",
+                                       "Redis: connected · %s · %u clients on all instances",
+                                       total),
+                          ww_backplane_is_leader (backplane) ? _("leader") : _("follower"),
+                          total);
+}
+
 static void
 ww_window_update_status (WwWindow *self)
 {
@@ -711,6 +862,12 @@ ww_window_update_status (WwWindow *self)
                               (guint) counters.connections_active);
       g_string_append (text, " · ");
       g_string_append_printf (text, _("%.0f msg/s"), rate);
+      if (self->backplane != NULL)
+        {
+          g_autofree char *redis = describe_backplane (self->backplane);
+
+          g_string_append_printf (text, " · %s", redis);
+        }
       if (ww_client_get_state (self->client) != WW_CLIENT_STATE_OPEN)
         {
           client_text = describe_client (self);
@@ -1191,6 +1348,13 @@ ww_window_get_server (WwWindow *self)
   return self->server;
 }
 
+WwBackplane *
+ww_window_get_backplane (WwWindow *self)
+{
+  g_return_val_if_fail (WW_IS_WINDOW (self), NULL);
+  return self->backplane;
+}
+
 WwClient *
 ww_window_get_client (WwWindow *self)
 {
@@ -1458,6 +1622,10 @@ ww_window_setup (WwWindow             *self,
                                    g_settings_get_int (settings, "window-height"));
       if (g_settings_get_boolean (settings, "window-maximized"))
         gtk_window_maximize (GTK_WINDOW (self));
+      g_signal_connect_object (settings, "changed::bind-address",
+                               G_CALLBACK (update_warning), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (settings, "changed::token",
+                               G_CALLBACK (update_warning), self, G_CONNECT_SWAPPED);
       g_signal_connect_object (settings, "changed::update-interval",
                                G_CALLBACK (on_update_interval_changed), self, G_CONNECT_SWAPPED);
     }

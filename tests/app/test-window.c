@@ -306,10 +306,12 @@ external_connect (External   *e,
                   const char *agent)
 {
   g_autofree char *url = g_strdup_printf ("ws://127.0.0.1:%u/ws", port);
+  /* The page's own origin: the server refuses other origins by default. */
+  g_autofree char *origin = g_strdup_printf ("http://127.0.0.1:%u", port);
   g_autoptr(SoupMessage) msg = soup_message_new ("GET", url);
 
   e->session = soup_session_new_with_options ("user-agent", agent, NULL);
-  soup_session_websocket_connect_async (e->session, msg, "http://127.0.0.1", NULL,
+  soup_session_websocket_connect_async (e->session, msg, origin, NULL,
                                         G_PRIORITY_DEFAULT, NULL, external_connected, e);
   g_assert_true (wait_for (external_done, e, WAIT_MS));
   g_assert_no_error (e->error);
