@@ -706,6 +706,188 @@ test_echo_python (void)
 }
 
 /* ------------------------------------------------------------------ */
+/* permessage-deflate from a hand-made server (tests/client/deflate-server.py) */
+
+static char *
+py_server_read_line (PyServer *py)
+{
+  GString *line = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (line->len < 4096 && g_get_monotonic_time () < deadline)
+    {
+      GPollFD pfd = { py->out_fd, G_IO_IN, 0 };
+      char ch;
+
+      /* The client runs on this thread's context: keep it going meanwhile. */
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+      if (g_poll (&pfd, 1, 20) <= 0)
+        continue;
+      if (read (py->out_fd, &ch, 1) != 1 || ch == '\n')
+        break;
+      g_string_append_c (line, ch);
+    }
+  return g_string_free (line, FALSE);
+}
+
+static gboolean
+py_deflate_server_start (PyServer    *py,
+                         const char  *mode,
+                         const char  *size,
+                         char       **url)
+{
+  const char *src = g_getenv ("WW_SOURCE_ROOT");
+  g_autofree char *script = g_build_filename (src ? src : ".", "tests", "client",
+                                              "deflate-server.py", NULL);
+  const char *argv[] = { "/usr/bin/python3", script, mode, size, NULL };
+  g_autoptr(GError) error = NULL;
+  guint16 port;
+
+  if (!g_file_test (argv[0], G_FILE_TEST_IS_EXECUTABLE))
+    return FALSE;
+  g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                            &py->pid, NULL, &py->out_fd, NULL, &error);
+  g_assert_no_error (error);
+  current_py = py;
+  signal (SIGABRT, on_abort_signal);
+  port = py_server_read_port (py);
+  g_assert_cmpuint (port, >, 0);
+  *url = g_strdup_printf ("ws://127.0.0.1:%u/", port);
+  return TRUE;
+}
+
+typedef struct {
+  GPtrArray *texts;   /* char *, text messages in */
+  GPtrArray *binary;  /* GBytes *, binary messages in */
+} Inbox;
+
+static void
+inbox_frame (WwClient *c, gboolean outgoing, guint opcode, GBytes *payload, Inbox *in)
+{
+  if (outgoing)
+    return;
+  if (opcode == 1)
+    g_ptr_array_add (in->texts, g_strndup (g_bytes_get_data (payload, NULL),
+                                           g_bytes_get_size (payload)));
+  else if (opcode == 2)
+    g_ptr_array_add (in->binary, g_bytes_ref (payload));
+}
+
+/* A compressed message over three frames, then one that refers back to it. */
+static void
+test_deflate_fragments (void)
+{
+  g_autofree char *url = NULL;
+  g_autofree char *offer = NULL;
+  g_autofree char *close_line = NULL;
+  g_autoptr(GString) want_text = g_string_new (NULL);
+  g_autoptr(GByteArray) want_bin = g_byte_array_new ();
+  PyServer py = { 0, -1 };
+  Inbox in = { g_ptr_array_new_with_free_func (g_free),
+               g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref) };
+  WwClient *client;
+
+  if (!py_deflate_server_start (&py, "fragments", NULL, &url))
+    {
+      g_test_skip ("no /usr/bin/python3");
+      return;
+    }
+  for (guint i = 0; i < 400; i++)
+    g_string_append (want_text, "fragmented and compressed ");
+  for (guint k = 0; k < 64; k++)
+    for (guint i = 0; i < 256; i++)
+      {
+        guint8 b = (guint8) i;
+
+        g_byte_array_append (want_bin, &b, 1);
+      }
+  g_byte_array_append (want_bin, (const guint8 *) want_text->str, 1000);
+
+  client = ww_client_new ();
+  ww_client_set_ping_interval (client, 0);
+  g_signal_connect (client, "frame", G_CALLBACK (inbox_frame), &in);
+  ww_client_connect (client, url);
+  offer = py_server_read_line (&py);
+  g_assert_cmpstr (offer, ==, "offer permessage-deflate; client_max_window_bits");
+  g_assert_true (ww_test_wait (is_open, client, WAIT_MS));
+  g_assert_true (ww_client_get_deflate_active (client));
+  {
+    AtLeast a = { &in.binary->len, 1 };
+
+    g_assert_true (ww_test_wait (at_least, &a, WAIT_MS));
+  }
+  g_assert_cmpuint (in.texts->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (in.texts, 0), ==, want_text->str);
+  g_assert_cmpmem (g_bytes_get_data (g_ptr_array_index (in.binary, 0), NULL),
+                   g_bytes_get_size (g_ptr_array_index (in.binary, 0)),
+                   want_bin->data, want_bin->len);
+
+  ww_client_disconnect (client);
+  close_line = py_server_read_line (&py);
+  g_assert_cmpstr (close_line, ==, "close 1000");
+  ww_test_wait (is_closed, client, WAIT_MS);
+  g_signal_handlers_disconnect_by_data (client, &in);
+  g_assert_finalize_object (client);
+  py_server_stop (&py);
+  signal (SIGABRT, SIG_DFL);
+  current_py = NULL;
+  g_ptr_array_unref (in.texts);
+  g_ptr_array_unref (in.binary);
+}
+
+static gsize
+self_hwm_kib (void)
+{
+  g_autofree char *text = NULL;
+  const char *p;
+
+  g_assert_true (g_file_get_contents ("/proc/self/status", &text, NULL, NULL));
+  p = strstr (text, "VmHWM:");
+  g_assert_nonnull (p);
+  return g_ascii_strtoull (p + 6, NULL, 10);
+}
+
+/*
+ * 1 GiB of zeros in a 1 MiB frame: the client stops inflating at its
+ * 16 MiB message limit, closes 1009 and says why; its peak memory stays
+ * far below the bomb (libsoup 3.2's own extension would inflate it all).
+ */
+static void
+test_deflate_bomb (void)
+{
+  g_autofree char *url = NULL;
+  g_autofree char *offer = NULL;
+  g_autofree char *close_line = NULL;
+  PyServer py = { 0, -1 };
+  WwClient *client;
+  gsize hwm_before = self_hwm_kib ();
+
+  if (!py_deflate_server_start (&py, "bomb", "1073741824", &url))
+    {
+      g_test_skip ("no /usr/bin/python3");
+      return;
+    }
+  client = ww_client_new ();
+  ww_client_set_ping_interval (client, 0);
+  ww_client_set_backoff (client, 60000, 60000, 60000);
+  ww_client_connect (client, url);
+  offer = py_server_read_line (&py);
+  g_assert_nonnull (strstr (offer, "permessage-deflate"));
+  close_line = py_server_read_line (&py);
+  g_assert_cmpstr (close_line, ==, "close 1009");
+  g_assert_true (ww_test_wait (is_reconnecting, client, WAIT_MS));
+  g_assert_nonnull (strstr (ww_client_get_error_message (client), "exceeds"));
+  g_test_message ("peak RSS %zu KiB before, %zu KiB after", hwm_before, self_hwm_kib ());
+  g_assert_cmpuint (self_hwm_kib (), <, hwm_before + 96 * 1024);
+
+  disconnect_and_finalize (client);
+  py_server_stop (&py);
+  signal (SIGABRT, SIG_DFL);
+  current_py = NULL;
+}
+
+/* ------------------------------------------------------------------ */
 /* A peer that completes the handshake and then goes silent (a dead
  * connection without FIN): only pings can notice it. */
 
@@ -830,6 +1012,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/client/url/bad-closes", test_bad_url_closes_with_error);
   g_test_add_func ("/client/echo/soup", test_echo_soup);
   g_test_add_func ("/client/echo/python", test_echo_python);
+  g_test_add_func ("/client/deflate/fragments-and-context", test_deflate_fragments);
+  g_test_add_func ("/client/deflate/zip-bomb", test_deflate_bomb);
   g_test_add_func ("/client/feed/basic", test_feed_basic);
   g_test_add_func ("/client/feed/gap-and-duplicate", test_feed_gap_and_duplicate);
   g_test_add_func ("/client/feed/reconnect-resume", test_feed_reconnect_resume);
