@@ -21,7 +21,17 @@ typedef struct {
   guint   n_initial;
   guint   n_updates;
   guint   n_rtt;
+  guint   n_chat;
+  char   *last_chat;
 } Rec;
+
+static void
+on_chat (WwClient *c, const char *from, const char *text, gint64 ts, Rec *r)
+{
+  g_free (r->last_chat);
+  r->last_chat = g_strdup (text);
+  r->n_chat++;
+}
 
 static void
 on_initial (WwClient *c, guint64 seq, JsonArray *events, Rec *r)
@@ -91,7 +101,7 @@ test_real_feed_reconnect (void)
   g_autofree char *url = NULL;
   WwClient *client;
   WwClientCounters c;
-  Rec r = { g_array_new (FALSE, FALSE, sizeof (guint64)), 0, 0, 0 };
+  Rec r = { g_array_new (FALSE, FALSE, sizeof (guint64)), 0, 0, 0, 0, NULL };
   guint16 port;
   guint64 prev = 0;
   gboolean after_initial = FALSE;
@@ -191,7 +201,8 @@ test_real_deflate (gconstpointer data)
   g_autofree char *ping_id = NULL;
   WwClient *client;
   WwClientCounters c;
-  Rec r = { g_array_new (FALSE, FALSE, sizeof (guint64)), 0, 0, 0 };
+  Rec r = { g_array_new (FALSE, FALSE, sizeof (guint64)), 0, 0, 0, 0, NULL };
+  g_autoptr(GString) chat = g_string_new (NULL);
   const char *ext;
   guint64 prev = 0;
   guint rtt_before;
@@ -221,6 +232,7 @@ test_real_deflate (gconstpointer data)
   g_signal_connect (client, "initial", G_CALLBACK (on_initial), &r);
   g_signal_connect (client, "update", G_CALLBACK (on_update), &r);
   g_signal_connect (client, "rtt", G_CALLBACK (on_rtt), &r);
+  g_signal_connect (client, "chat", G_CALLBACK (on_chat), &r);
   ww_client_connect (client, url);
   g_assert_true (wait_state (client, WW_CLIENT_STATE_OPEN));
 
@@ -242,7 +254,12 @@ test_real_deflate (gconstpointer data)
   ping_id = ww_client_send_ping (client);
   g_assert_nonnull (ping_id);
   g_assert_true (wait_until (&r.n_rtt, rtt_before + 1));
-  g_assert_true (ww_client_send_chat (client, "compressed hello hello hello hello"));
+  /* Long enough to be compressed on the way out (past the threshold). */
+  for (guint i = 0; i < 60; i++)
+    g_string_append_printf (chat, "chat line %u, compressed both ways. ", i);
+  g_assert_true (ww_client_send_chat (client, chat->str));
+  g_assert_true (wait_until (&r.n_chat, 1));
+  g_assert_cmpstr (r.last_chat, ==, chat->str);
 
   /* One INITIAL, then every seq exactly once and in order. */
   g_assert_cmpuint (r.n_initial, ==, 1);
@@ -268,6 +285,7 @@ test_real_deflate (gconstpointer data)
   g_assert_finalize_object (client);
   ww_server_stop (server);
   g_array_unref (r.seqs);
+  g_free (r.last_chat);
 }
 
 int
