@@ -496,6 +496,8 @@ peer_flush (WwPeer *peer)
             continue;
           if (errno == EAGAIN || errno == EWOULDBLOCK)
             {
+              if (peer->extra && peer->extra->stalled_at == 0)
+                peer->extra->stalled_at = (guint32) io->now_ms | 1;
               epoll_set_out (peer, TRUE);
               return;
             }
@@ -508,6 +510,8 @@ peer_flush (WwPeer *peer)
     }
 
   epoll_set_out (peer, FALSE);
+  if (peer->extra)
+    peer->extra->stalled_at = 0;
   /* After a big message, do not keep its scratch capacity around. */
   if (q && q->s_cap > SCRATCH_FRAME_MAX * 2)
     {
@@ -611,6 +615,10 @@ peer_check_room_slow (WwPeer *peer, gsize len)
    * limit bounds it), so a 16 MiB echo works with a 4 MiB queue bound. */
   gboolean peer_ok = c->max_queue_bytes == 0 || queued == 0 || queued + len <= c->max_queue_bytes;
 
+  /* Already picked to go: nothing more for it. */
+  if (peer->flags & WW_PEER_F_DOOMED)
+    return FALSE;
+
   /* All queues together over the bound: the biggest queues go (dropped
    * after this dispatch, so that a broadcast loop is not disturbed), the
    * others keep being served.  The search runs only over the bound. */
@@ -619,19 +627,35 @@ peer_check_room_slow (WwPeer *peer, gsize len)
     {
       WwPeer *victim = NULL;
       gsize biggest = 0;
+      guint32 vstall = 0;
 
+      /* The slowest first: a peer whose writes have blocked the longest,
+       * then the biggest queue. */
       for (guint i = 0; i < io->conns->len; i++)
         {
           WwPeer *p = io->conns->pdata[i];
           gsize qs = queue_size (p->out);
+          guint32 st = p->extra ? p->extra->stalled_at : 0;
+          gboolean better;
 
-          if (!(p->flags & WW_PEER_F_DOOMED) && qs > biggest)
+          if ((p->flags & WW_PEER_F_DOOMED) || qs == 0)
+            continue;
+          if (victim == NULL)
+            better = TRUE;
+          else if ((st != 0) != (vstall != 0))
+            better = st != 0;
+          else if (st != vstall)
+            better = (guint32) (st - vstall) > G_MAXINT32; /* stalled earlier */
+          else
+            better = qs > biggest;
+          if (better)
             {
               biggest = qs;
+              vstall = st;
               victim = p;
             }
         }
-      if (victim == NULL || victim == peer || biggest < len)
+      if (victim == NULL || victim == peer)
         {
           peer_ok = FALSE;
           break;
@@ -1604,8 +1628,10 @@ http_upgrade (WwPeer *peer, const WwHttpRequest *req, const char *path)
   if (!ww_server_check_token (c, req))
     {
       ww_handshake_clear (&hs);
+      const char *www[] = { "WWW-Authenticate: Bearer realm=\"wirewatch\"", NULL };
+
       http_fail (peer, WW_HS_FAIL_UNAUTHORIZED, 401, "unauthorized",
-                 "A valid access token is required", NULL, FALSE);
+                 "A valid access token is required", www, FALSE);
       return;
     }
   if (!origin_ok (io, req))

@@ -86,6 +86,7 @@ struct _WwPeerInfoPriv {
   double         tokens;           /* rate limit bucket */
   guint32        tokens_at;        /* ms */
   guint16        close_code;       /* what closed() reports */
+  guint32        stalled_at;       /* ms when writes started to block; 0 = flowing */
   char          *address;
   char          *origin;
   char          *user_agent;
