@@ -67,6 +67,17 @@ struct _WwWindow
   gboolean              disposed;
   gint64                clients_update_us;
   guint                 clients_update_count;
+
+  /* The frame meter (WW_FPS_LOG=1, or =stress to redraw every frame). */
+  gboolean              fps_stress;
+  guint                 fps_tick_id;
+  gint64                fps_window_start;
+  gint64                fps_frame_start;
+  gint64                fps_last_paint;
+  gint64                fps_longest_frame;
+  gint64                fps_longest_gap;
+  gboolean              fps_painted;
+  guint                 fps_frames;
 };
 
 G_DEFINE_FINAL_TYPE (WwWindow, ww_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -856,6 +867,8 @@ ww_window_update_status (WwWindow *self)
                               bind, ww_server_get_port (self->server));
       if (self->port_note)
         g_string_append_printf (text, " (%s)", self->port_note);
+      if (config->tls_cert_file != NULL)
+        g_string_append_printf (text, " · %s", _("TLS (wss://)"));
       g_string_append (text, " · ");
       g_string_append_printf (text, g_dngettext (GETTEXT_PACKAGE, "%u client", "%u clients",
                                                  (gulong) counters.connections_active),
@@ -1526,6 +1539,103 @@ on_update_interval_changed (WwWindow *self)
   restart_tick (self);
 }
 
+/* ---- frame meter (issue 9) ---- */
+
+/*
+ * WW_FPS_LOG=1 logs, once a second, how many frames the window painted,
+ * the longest frame (from the frame clock's before-paint to after-paint:
+ * update, layout and paint on the main thread) and the longest gap
+ * between two painted frames.  The window normally paints only when
+ * something changed; WW_FPS_LOG=stress also redraws the visible page on
+ * every frame, which shows how many frames per second it can make.
+ */
+static void
+fps_before_paint (WwWindow      *self,
+                  GdkFrameClock *clock)
+{
+  self->fps_frame_start = g_get_monotonic_time ();
+  self->fps_painted = FALSE;
+}
+
+static void
+fps_paint (WwWindow      *self,
+           GdkFrameClock *clock)
+{
+  self->fps_painted = TRUE;
+}
+
+static void
+fps_after_paint (WwWindow      *self,
+                 GdkFrameClock *clock)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (self->fps_window_start == 0)
+    self->fps_window_start = now;
+  if (self->fps_painted && self->fps_frame_start != 0)
+    {
+      self->fps_frames++;
+      self->fps_longest_frame = MAX (self->fps_longest_frame, now - self->fps_frame_start);
+      if (self->fps_last_paint != 0)
+        self->fps_longest_gap = MAX (self->fps_longest_gap, now - self->fps_last_paint);
+      self->fps_last_paint = now;
+    }
+  if (now - self->fps_window_start >= G_USEC_PER_SEC)
+    {
+      double seconds = (now - self->fps_window_start) / (double) G_USEC_PER_SEC;
+      const char *page = adw_view_stack_get_visible_child_name (self->view_stack);
+
+      g_message ("FPS page=%s frames=%u fps=%.1f longest-frame-ms=%.1f longest-gap-ms=%.1f%s",
+                 page ? page : "?", self->fps_frames, self->fps_frames / seconds,
+                 self->fps_longest_frame / 1000.0, self->fps_longest_gap / 1000.0,
+                 self->fps_stress ? " mode=stress" : "");
+      self->fps_window_start = now;
+      self->fps_frames = 0;
+      self->fps_longest_frame = 0;
+      self->fps_longest_gap = 0;
+    }
+}
+
+static gboolean
+fps_stress_tick (GtkWidget     *widget,
+                 GdkFrameClock *clock,
+                 gpointer       user_data)
+{
+  WwWindow *self = WW_WINDOW (widget);
+  GtkWidget *page = adw_view_stack_get_visible_child (self->view_stack);
+
+  gtk_widget_queue_draw (page ? page : widget);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+fps_on_realize (WwWindow *self)
+{
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (GTK_WIDGET (self));
+
+  if (clock == NULL)
+    return;
+  g_signal_connect_object (clock, "before-paint", G_CALLBACK (fps_before_paint), self,
+                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (clock, "paint", G_CALLBACK (fps_paint), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (clock, "after-paint", G_CALLBACK (fps_after_paint), self,
+                           G_CONNECT_SWAPPED);
+  if (self->fps_stress && self->fps_tick_id == 0)
+    self->fps_tick_id = gtk_widget_add_tick_callback (GTK_WIDGET (self), fps_stress_tick,
+                                                      NULL, NULL);
+}
+
+static void
+fps_meter_init (WwWindow *self)
+{
+  const char *mode = g_getenv ("WW_FPS_LOG");
+
+  if (mode == NULL || *mode == '\0' || g_str_equal (mode, "0"))
+    return;
+  self->fps_stress = g_str_equal (mode, "stress");
+  g_signal_connect (self, "realize", G_CALLBACK (fps_on_realize), NULL);
+}
+
 static void
 ww_window_init (WwWindow *self)
 {
@@ -1577,6 +1687,7 @@ ww_window_init (WwWindow *self)
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (self->client, "notify::reconnect-in", G_CALLBACK (on_client_state),
                            self, G_CONNECT_SWAPPED);
+  fps_meter_init (self);
 }
 
 static void

@@ -6,6 +6,8 @@
 #include <adwaita.h>
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
+#include <signal.h>
+#include <sys/prctl.h>
 
 #include "app/ww-application.h"
 #include "app/ww-client-row.h"
@@ -503,6 +505,8 @@ test_server_mode_tls (void)
     }
   g_assert_null (ww_window_get_error_text (window));
   g_assert_true (g_str_has_prefix (ww_client_get_url (ww_window_get_client (window)), "wss://"));
+  ww_window_refresh (window);
+  g_assert_nonnull (strstr (ww_window_get_status_text (window), "wss://"));
   g_assert_true (wait_for (all_cards_filled, window, WAIT_MS));
   g_assert_true (wait_for (client_open, window, WAIT_MS));
 
@@ -1134,6 +1138,293 @@ test_application_restores_mode (void)
   g_settings_reset (settings, "client-url");
 }
 
+/* ---- security surfaces (issue 8) ---- */
+
+static void
+test_exposed_pure (void)
+{
+  g_assert_false (ww_window_should_warn_exposed ("127.0.0.1", NULL));
+  g_assert_false (ww_window_should_warn_exposed ("127.0.1.1", ""));
+  g_assert_false (ww_window_should_warn_exposed ("::1", NULL));
+  g_assert_false (ww_window_should_warn_exposed ("localhost", NULL));
+  g_assert_false (ww_window_should_warn_exposed ("", NULL));
+  g_assert_true (ww_window_should_warn_exposed ("0.0.0.0", NULL));
+  g_assert_true (ww_window_should_warn_exposed ("0.0.0.0", ""));
+  g_assert_true (ww_window_should_warn_exposed ("192.168.1.20", ""));
+  g_assert_true (ww_window_should_warn_exposed ("::", NULL));
+  g_assert_false (ww_window_should_warn_exposed ("0.0.0.0", "tok"));
+  g_assert_false (ww_window_should_warn_exposed ("::", "tok"));
+}
+
+/* The strip follows the settings the next Start would use, without a
+ * server ever listening on the exposed address. */
+static void
+test_exposed_warning (void)
+{
+  g_autoptr(GSettings) settings = g_settings_new (APPLICATION_ID);
+  g_autoptr(WwServerConfig) config = loopback_config (0);
+  g_autoptr(WwFeedConfig) feed = fast_feed_config ();
+  WwWindow *window;
+
+  window = ww_window_new_full (NULL, config, TRUE, feed, settings);
+  gtk_window_present (GTK_WINDOW (window));
+  g_assert_false (ww_window_get_warning_visible (window));
+  ww_window_stop (window);
+  g_assert_false (ww_window_get_running (window));
+  g_assert_null (ww_window_get_server (window));
+
+  g_settings_set_string (settings, "bind-address", "0.0.0.0");
+  g_assert_true (ww_window_get_warning_visible (window));
+  g_assert_false (ww_window_get_running (window));
+
+  g_settings_set_string (settings, "token", "a-token");
+  g_assert_false (ww_window_get_warning_visible (window));
+  g_settings_reset (settings, "token");
+  g_assert_true (ww_window_get_warning_visible (window));
+
+  /* Client mode serves nothing: no strip. */
+  ww_window_set_client_url (window, "ws://127.0.0.1:1/ws");
+  ww_window_set_mode (window, WW_MODE_CLIENT);
+  g_assert_false (ww_window_get_warning_visible (window));
+  ww_window_stop (window);
+  ww_window_set_mode (window, WW_MODE_SERVER);
+  ww_window_stop (window);
+  g_assert_true (ww_window_get_warning_visible (window));
+
+  g_settings_reset (settings, "bind-address");
+  g_assert_false (ww_window_get_warning_visible (window));
+  destroy_window (window);
+}
+
+/* ---- Redis (issue 11) ---- */
+
+typedef struct {
+  GSubprocess *proc;
+  guint16      port;
+  char        *dir;
+} TestRedis;
+
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static guint16
+free_loopback_port (void)
+{
+  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                            G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+
+  g_assert_nonnull (socket);
+  g_assert_true (g_socket_bind (socket, any, FALSE, NULL));
+  bound = g_socket_get_local_address (socket, NULL);
+  g_assert_nonnull (bound);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+static gboolean
+tcp_accepts (guint16 port)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) conn = NULL;
+
+  g_socket_client_set_timeout (client, 1);
+  conn = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, NULL);
+  return conn != NULL;
+}
+
+static void
+test_redis_kill (TestRedis *redis)
+{
+  if (redis->proc == NULL)
+    return;
+  g_subprocess_force_exit (redis->proc);  /* SIGKILL to its PID */
+  g_subprocess_wait (redis->proc, NULL, NULL);
+  g_clear_object (&redis->proc);
+}
+
+/* A redis-server of our own on 127.0.0.1 and a free port; FALSE when
+ * there is no redis-server on this machine. */
+static gboolean
+test_redis_start (TestRedis *redis)
+{
+  g_autofree char *program = g_find_program_in_path ("redis-server");
+
+  if (program == NULL)
+    return FALSE;
+  redis->dir = g_dir_make_tmp ("ww-app-redis-XXXXXX", NULL);
+  g_assert_nonnull (redis->dir);
+
+  /* Another process may take the port between our probe and the bind:
+   * then redis-server exits and we try another one. */
+  for (guint attempt = 0; attempt < 5; attempt++)
+    {
+      g_autoptr(GSubprocessLauncher) launcher =
+        g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                                   G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+      g_autoptr(GError) error = NULL;
+      g_autofree char *port = NULL;
+
+      redis->port = free_loopback_port ();
+      port = g_strdup_printf ("%u", redis->port);
+      g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+      {
+        const char *argv[] = { program, "--bind", "127.0.0.1", "--port", port,
+                               "--save", "", "--appendonly", "no", "--dir", redis->dir,
+                               NULL };
+
+        redis->proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+      }
+      g_assert_no_error (error);
+
+      /* At most 100 × 20 ms. */
+      for (guint i = 0; i < 100 && g_subprocess_get_identifier (redis->proc) != NULL; i++)
+        {
+          if (tcp_accepts (redis->port))
+            return TRUE;
+          g_usleep (20 * 1000);
+        }
+      test_redis_kill (redis);
+    }
+  g_error ("redis-server did not start");
+  return FALSE;
+}
+
+static void
+test_redis_clear (TestRedis *redis)
+{
+  g_autofree char *command = NULL;
+
+  test_redis_kill (redis);
+  if (redis->dir != NULL)
+    {
+      command = g_strdup_printf ("rm -rf '%s'", redis->dir);
+      g_spawn_command_line_sync (command, NULL, NULL, NULL, NULL);
+      g_clear_pointer (&redis->dir, g_free);
+    }
+}
+
+static gboolean
+status_says_redis_leader (gpointer data)
+{
+  ww_window_refresh (data);
+  return strstr (ww_window_get_status_text (data), "Redis: connected · leader") != NULL;
+}
+
+static gboolean
+status_says_redis_unreachable (gpointer data)
+{
+  ww_window_refresh (data);
+  return strstr (ww_window_get_status_text (data),
+                 "Redis unreachable — serving local clients, retrying") != NULL;
+}
+
+static TestRedis *current_redis;
+
+/* A failed assertion aborts: take redis-server down with us. */
+static void
+kill_redis_on_abort (int signum)
+{
+  if (current_redis != NULL && current_redis->proc != NULL)
+    {
+      const char *pid = g_subprocess_get_identifier (current_redis->proc);
+
+      if (pid != NULL)
+        kill ((pid_t) atoi (pid), SIGKILL);
+    }
+  signal (signum, SIG_DFL);
+  raise (signum);
+}
+
+static void
+test_redis_window (void)
+{
+  g_autoptr(GSettings) settings = g_settings_new (APPLICATION_ID);
+  g_autoptr(WwServerConfig) config = loopback_config (0);
+  g_autoptr(WwFeedConfig) feed = fast_feed_config ();
+  g_autofree char *url = NULL;
+  TestRedis redis = { 0 };
+  WwBackplane *backplane;
+  WwWindow *window;
+
+  if (!test_redis_start (&redis))
+    {
+      g_test_skip ("no redis-server on this machine");
+      return;
+    }
+  current_redis = &redis;
+  signal (SIGABRT, kill_redis_on_abort);
+
+  url = g_strdup_printf ("redis://127.0.0.1:%u", redis.port);
+  g_settings_set_string (settings, "redis-url", url);
+  window = ww_window_new_full (NULL, config, TRUE, feed, settings);
+  gtk_window_present (GTK_WINDOW (window));
+  g_assert_true (ww_window_get_running (window));
+  g_assert_null (ww_window_get_error_text (window));
+  backplane = ww_window_get_backplane (window);
+#ifdef WW_HAVE_FEED_BACKPLANE
+  g_assert_nonnull (backplane);
+#else
+  g_assert_null (backplane);
+  destroy_window (window);
+  test_redis_clear (&redis);
+  g_settings_reset (settings, "redis-url");
+  g_test_skip ("this build has no Redis backplane");
+  return;
+#endif
+
+  /* Alone, this instance leads; the window's own client is counted. */
+  g_assert_true (wait_for (status_says_redis_leader, window, WAIT_MS));
+  g_assert_true (ww_backplane_is_connected (backplane));
+  g_assert_true (wait_for (all_cards_filled, window, WAIT_MS));
+  g_assert_nonnull (strstr (ww_window_get_status_text (window), "on all instances"));
+
+  /* Redis goes away: the window says so and keeps serving. */
+  test_redis_kill (&redis);
+  g_assert_true (wait_for (status_says_redis_unreachable, window, WAIT_MS));
+  g_assert_true (ww_window_get_running (window));
+  g_assert_true (wait_for (client_open, window, WAIT_MS));
+
+  destroy_window (window);
+  signal (SIGABRT, SIG_DFL);
+  current_redis = NULL;
+  test_redis_clear (&redis);
+  g_settings_reset (settings, "redis-url");
+}
+
+static void
+test_redis_bad_url (void)
+{
+  g_autoptr(GSettings) settings = g_settings_new (APPLICATION_ID);
+  g_autoptr(WwServerConfig) config = loopback_config (0);
+  g_autoptr(WwFeedConfig) feed = fast_feed_config ();
+  WwWindow *window;
+
+  g_settings_set_string (settings, "redis-url", "http://not-redis/");
+  window = ww_window_new_full (NULL, config, TRUE, feed, settings);
+  gtk_window_present (GTK_WINDOW (window));
+#ifdef WW_HAVE_FEED_BACKPLANE
+  g_assert_false (ww_window_get_running (window));
+  g_assert_null (ww_window_get_server (window));
+  g_assert_nonnull (ww_window_get_error_text (window));
+  g_assert_nonnull (strstr (ww_window_get_error_text (window), "Redis"));
+  g_assert_nonnull (strstr (ww_window_get_status_text (window), "http://not-redis/"));
+#endif
+  /* Empty again: the next Start serves on its own. */
+  g_settings_reset (settings, "redis-url");
+  ww_window_start (window);
+  g_assert_true (ww_window_get_running (window));
+  g_assert_null (ww_window_get_error_text (window));
+  g_assert_null (ww_window_get_backplane (window));
+  destroy_window (window);
+}
+
+/* ---- main ---- */
+
 int
 main (int   argc,
       char *argv[])
@@ -1158,6 +1449,10 @@ main (int   argc,
   g_test_add_func ("/app/event-card/highlight", test_event_card_highlight);
   g_test_add_func ("/app/settings/apply-and-keep", test_settings_apply);
   g_test_add_func ("/app/settings/preferences-and-shortcuts", test_preferences_and_shortcuts);
+  g_test_add_func ("/app/security/exposed-pure", test_exposed_pure);
+  g_test_add_func ("/app/security/exposed-warning", test_exposed_warning);
+  g_test_add_func ("/app/redis/window", test_redis_window);
+  g_test_add_func ("/app/redis/bad-url", test_redis_bad_url);
 
   g_test_add_func ("/app/application/actions", test_application);
   g_test_add_func ("/app/application/restores-mode", test_application_restores_mode);
