@@ -129,7 +129,9 @@ struct _WwEventFeed {
   GSource       *bp_start_source;
   GMainContext  *bp_context;      /* where it was started; NULL: not yet */
   gboolean       bp_routes;       /* /healthz and /metrics are ours */
-  gboolean       bp_lost;         /* said once per loss */
+  gboolean       bp_alone;        /* changed on our own since we last
+                                   * led or followed */
+  guint64        bp_republish_seq; /* last seq of a republish on its way */
 
   /* Peer ids restart with each server; this keeps client ids unique
    * across restarts (a browser remembers its own ids to spot its CHATs). */
@@ -517,6 +519,8 @@ publish_update (WwEventFeed   *self,
       return;
     }
 
+  if (self->backplane != NULL)
+    self->bp_alone = TRUE;
   if (self->has_outlet && self->outlet.update != NULL)
     {
       g_autoptr(GBytes) update = ww_feed_message_update (changed, seq, ts_ms);
@@ -957,16 +961,43 @@ bp_forget_in_flight (WwEventFeed *self)
   for (guint i = 0; i < WW_FEED_N_EVENTS; i++)
     g_clear_pointer (&self->outlet_events[i], ww_event_free);
   self->outlet_seq = 0;
+  self->bp_republish_seq = 0;
+}
+
+/* A leader that changed events on its own (Redis away) hands all five
+ * to the others, so the instances agree at once rather than one event at
+ * a time as each next changes. */
+static void
+bp_maybe_republish (WwEventFeed *self)
+{
+  gint64 now_ms = g_get_real_time () / 1000;
+
+  if (!self->bp_alone || self->bp_republish_seq != 0 || self->server == NULL ||
+      !ww_backplane_is_connected (self->backplane) || !ww_backplane_is_leader (self->backplane))
+    return;
+  for (guint i = 0; i < WW_FEED_N_EVENTS; i++)
+    {
+      g_autoptr(WwEvent) copy = ww_event_copy (current_event (self, i));
+
+      copy->version++;
+      copy->updated_at = now_ms;
+      publish_update (self, i, copy, now_ms);
+    }
+  /* Done when the last one comes back (on_bp_update); tried again if
+   * Redis refuses it (on_bp_notify_shared_seq). */
+  self->bp_republish_seq = self->outlet_seq;
 }
 
 static void
 bp_role_changed (WwEventFeed *self)
 {
   gboolean connected = ww_backplane_is_connected (self->backplane);
+  gboolean leader = connected && ww_backplane_is_leader (self->backplane);
 
   bp_forget_in_flight (self);
   if (self->server != NULL)
-    ww_event_feed_set_simulating (self, !connected || ww_backplane_is_leader (self->backplane));
+    ww_event_feed_set_simulating (self, !connected || leader);
+  bp_maybe_republish (self);
   presence_changed (self);
 }
 
@@ -976,6 +1007,19 @@ on_bp_notify_role (WwBackplane *backplane,
                    WwEventFeed *self)
 {
   bp_role_changed (self);
+}
+
+/* Redis went past the last seq we handed it: it refused ours (another
+ * instance had raised the stored seq), and those will never come back. */
+static void
+on_bp_notify_shared_seq (WwBackplane *backplane,
+                         GParamSpec  *pspec,
+                         WwEventFeed *self)
+{
+  if (self->outlet_seq == 0 || ww_backplane_get_shared_seq (backplane) <= self->outlet_seq)
+    return;
+  bp_forget_in_flight (self);
+  bp_maybe_republish (self);
 }
 
 static void
@@ -995,6 +1039,11 @@ on_bp_update (WwBackplane *backplane,
 {
   if (json == NULL || !ww_event_feed_apply_update_json (self, json, -1))
     g_debug ("UPDATE %" G_GUINT64_FORMAT " from Redis not applied (stale or invalid)", seq);
+  else if (self->bp_republish_seq != 0 && seq >= self->bp_republish_seq)
+    {
+      self->bp_alone = FALSE;
+      self->bp_republish_seq = 0;
+    }
 }
 
 static void
@@ -1019,16 +1068,25 @@ on_bp_state_loaded (WwBackplane      *backplane,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) initial = NULL;
+  guint64 seq = ww_feed_state_get_seq (self->state);
 
-  /* Behind or level: ours is as new (Redis is raised to our seq). */
-  if (state == NULL || state->seq <= ww_feed_state_get_seq (self->state))
+  if (state == NULL)
     return;
-  if (!ww_feed_state_adopt (self->state, state->seq, state->events, &error))
+  /* Behind or level: ours is as new (Redis is raised to our seq) — unless
+   * we ran on our own and follow now: then the stored events win, under
+   * our seq (it never goes back). */
+  if (state->seq <= seq &&
+      !(self->bp_alone && state->events->len > 0 && !ww_backplane_is_leader (backplane)))
+    return;
+  if (!ww_feed_state_adopt (self->state, MAX (state->seq, seq), state->events, &error))
     {
       g_message ("Not adopting the shared state in Redis: %s", error->message);
       return;
     }
-  g_info ("Adopted the shared state at seq %" G_GUINT64_FORMAT, state->seq);
+  g_info ("Adopted the shared state at seq %" G_GUINT64_FORMAT,
+          ww_feed_state_get_seq (self->state));
+  if (!ww_backplane_is_leader (backplane))
+    self->bp_alone = FALSE;
   bp_forget_in_flight (self);
   publish_snapshot (self);
   schedule_save (self);
@@ -1181,6 +1239,8 @@ ww_event_feed_set_backplane (WwEventFeed *self,
                            self, 0);
   g_signal_connect_object (backplane, "notify::leader", G_CALLBACK (on_bp_notify_role), self, 0);
   g_signal_connect_object (backplane, "notify::total-clients", G_CALLBACK (on_bp_notify_total),
+                           self, 0);
+  g_signal_connect_object (backplane, "notify::shared-seq", G_CALLBACK (on_bp_notify_shared_seq),
                            self, 0);
   ww_backplane_set_local_seq (backplane, ww_feed_state_get_seq (self->state));
   ww_backplane_set_local_clients (backplane, self->n_clients);

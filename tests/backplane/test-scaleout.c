@@ -41,6 +41,8 @@ typedef struct {
   WwTestRedis   redis;
   GMainContext *context;
   char         *ns;
+  guint         min_ms;   /* simulator interval; 0 = 40–80 ms */
+  guint         max_ms;
   Instance      inst[N_INSTANCES];
 } Fixture;
 
@@ -82,8 +84,8 @@ instance_start (Fixture  *f,
   fc->has_seed = TRUE;
   fc->seed = 100 + index;
   /* Each event changes every 40–80 ms: ~80 UPDATEs a second in all. */
-  fc->min_interval_ms = 40;
-  fc->max_interval_ms = 80;
+  fc->min_interval_ms = f->min_ms ? f->min_ms : 40;
+  fc->max_interval_ms = f->max_ms ? f->max_ms : 80;
 
   inst->bp = ww_backplane_new (redis_url, &error);
   g_assert_no_error (error);
@@ -367,6 +369,73 @@ test_newcomer_adopts (Fixture       *f,
                       g_array_index (late->seqs, guint64, k - 1) + 1);
 }
 
+static gboolean
+all_connected (Fixture *f,
+               gboolean connected)
+{
+  for (guint i = 0; i < N_INSTANCES; i++)
+    if (f->inst[i].bp != NULL && ww_backplane_is_connected (f->inst[i].bp) != connected)
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+feeds_agree (Fixture *f)
+{
+  g_autofree char *a = ww_event_feed_dup_events_json (f->inst[0].feed);
+  g_autofree char *b = ww_event_feed_dup_events_json (f->inst[1].feed);
+
+  return ww_event_feed_get_seq (f->inst[0].feed) == ww_event_feed_get_seq (f->inst[1].feed) &&
+         g_str_equal (a, b);
+}
+
+/*
+ * Redis goes away long enough for two instances to change every event on
+ * their own, differently (each event every 1.5–3 s, different seeds).
+ * When it comes back they must agree on all five events at once — not
+ * only on the next UPDATEs, which would leave the unchanged events apart
+ * for seconds — and their clients never see a seq twice.
+ */
+static void
+test_rejoin_converges (Fixture       *f,
+                       gconstpointer  data)
+{
+  gint64 t0, converge_ms;
+
+  f->min_ms = 1500;
+  f->max_ms = 3000;
+  for (guint i = 0; i < 2; i++)
+    instance_start (f, &f->inst[i], i);
+  WAIT_UNTIL (f->context, count_leaders (f) == 1 && all_connected (f, TRUE), WAIT_MS);
+  WAIT_UNTIL (f->context, feeds_agree (f), WAIT_MS);
+
+  ww_test_redis_kill (&f->redis);
+  WAIT_UNTIL (f->context, all_connected (f, FALSE), WAIT_MS);
+  /* Every event changes at least once on each side. */
+  ww_test_spin (f->context, 3500);
+  g_assert_false (feeds_agree (f));
+
+  ww_test_redis_start (&f->redis);
+  WAIT_UNTIL (f->context, all_connected (f, TRUE) && count_leaders (f) == 1, WAIT_MS);
+  t0 = g_get_monotonic_time ();
+  /* Well within one simulator interval (1.5 s). */
+  WAIT_UNTIL (f->context, feeds_agree (f), 1200);
+  converge_ms = (g_get_monotonic_time () - t0) / 1000;
+  g_test_message ("agreed %" G_GINT64_FORMAT " ms after both were back", converge_ms);
+
+  for (guint i = 0; i < 2; i++)
+    {
+      Instance *inst = &f->inst[i];
+      WwClientCounters counters;
+
+      for (guint k = 1; k < inst->seqs->len; k++)
+        g_assert_cmpuint (g_array_index (inst->seqs, guint64, k), >,
+                          g_array_index (inst->seqs, guint64, k - 1));
+      ww_client_get_counters (inst->client, &counters);
+      g_assert_cmpuint (counters.duplicates_dropped, ==, 0);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -382,5 +451,7 @@ main (int   argc,
               fixture_setup, test_three_instances, fixture_teardown);
   g_test_add ("/backplane/scaleout/newcomer-adopts-shared-state", Fixture, NULL,
               fixture_setup, test_newcomer_adopts, fixture_teardown);
+  g_test_add ("/backplane/scaleout/rejoin-converges", Fixture, NULL,
+              fixture_setup, test_rejoin_converges, fixture_teardown);
   return g_test_run ();
 }
