@@ -959,6 +959,286 @@ test_deflate_shared_1000 (void)
   g_assert_finalize_object (server);
 }
 
+/* ---- hostile clients against the feed ------------------------------------- */
+
+typedef struct {
+  guint64  last;
+  guint    updates;
+  guint    initials;
+  guint    gaps;
+} SeqWatch;
+
+static void
+soak_initial (WwClient *client, guint64 seq, gpointer events, gpointer data)
+{
+  SeqWatch *w = data;
+
+  w->initials++;
+  w->last = seq;
+}
+
+static void
+soak_update (WwClient *client, guint64 seq, gpointer event, gint64 ts, gpointer data)
+{
+  SeqWatch *w = data;
+
+  if (w->last && seq != w->last + 1)
+    w->gaps++;
+  w->last = seq;
+  w->updates++;
+}
+
+typedef struct {
+  guint16   port;
+  gboolean  done;
+  guint     malformed;
+  guint     bad_frames;
+  GPtrArray *held;   /* fds kept open: half-open and never-read clients */
+} Hostile;
+
+static gsize
+rss_kib (void)
+{
+  g_autofree char *status = NULL;
+  const char *p;
+
+  if (!g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
+    return 0;
+  p = strstr (status, "VmRSS:");
+  return p ? (gsize) g_ascii_strtoull (p + 6, NULL, 10) : 0;
+}
+
+static void
+send_close (int fd, const void *data, gsize len)
+{
+  if (send (fd, data, len, MSG_NOSIGNAL) < 0)
+    return;
+  shutdown (fd, SHUT_WR);
+  wait_eof_fd (fd, 2000);
+  close (fd);
+}
+
+static gpointer
+hostile_thread (gpointer data)
+{
+  Hostile *h = data;
+  GRand *rand = g_rand_new_with_seed (20261123);
+  static const char *heads[] = {
+    "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+    "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+    "POST /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    "GET /ws HTTP/1.0\r\n\r\n",
+    "GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n",
+    "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=99\r\n\r\n",
+    "GARBAGE\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+    "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://evil.example\r\n\r\n",
+  };
+
+  /* Malformed handshakes: known-bad heads, mutated heads, random bytes. */
+  for (guint i = 0; i < 300; i++)
+    {
+      int fd = wwt_connect (h->port);
+      const char *base = heads[i % G_N_ELEMENTS (heads)];
+      g_autofree char *buf = g_strdup (base);
+      gsize len = strlen (buf);
+
+      if (fd < 0)
+        continue;
+      if (i % 3 == 1)
+        for (guint k = 0; k < 3; k++)
+          buf[g_rand_int_range (rand, 0, (gint32) len - 4)] = (char) g_rand_int_range (rand, 0, 256);
+      if (i % 3 == 2)
+        {
+          guint8 junk[512];
+
+          for (guint k = 0; k < sizeof junk; k++)
+            junk[k] = (guint8) g_rand_int_range (rand, 0, 256);
+          /* No head end in there: it would wait for the handshake timeout. */
+          if (send (fd, junk, sizeof junk, MSG_NOSIGNAL) > 0)
+            h->malformed++;
+          close (fd);
+          continue;
+        }
+      send_close (fd, buf, len);
+      h->malformed++;
+    }
+
+  /* Bad frames after a good upgrade. */
+  for (guint i = 0; i < 200; i++)
+    {
+      WwtClient *c = wwt_client_try_new (h->port, "/ws", NULL, NULL, NULL);
+      guint8 frame[64];
+      gsize n = 2 + (gsize) g_rand_int_range (rand, 0, 60);
+
+      if (c == NULL)
+        continue;
+      for (gsize k = 0; k < n; k++)
+        frame[k] = (guint8) g_rand_int_range (rand, 0, 256);
+      switch (i % 5)
+        {
+        case 0: frame[0] = 0x83; break;              /* reserved opcode */
+        case 1: frame[0] = 0x81; frame[1] &= 0x7f; break; /* unmasked */
+        case 2: frame[0] = 0xf1; break;              /* RSV bits */
+        case 3: frame[0] = 0x89; frame[1] = 0xfe; break; /* ping over 125 */
+        default: break;                              /* anything */
+        }
+      if (wwt_send_bytes (c, frame, n))
+        {
+          shutdown (c->fd, SHUT_WR);
+          wait_eof_fd (c->fd, 2000);
+        }
+      h->bad_frames++;
+      wwt_client_free (c);
+    }
+
+  /* Half-open heads and clients that never read, held for a while. */
+  for (guint i = 0; i < 40; i++)
+    {
+      int fd = wwt_connect (h->port);
+
+      if (fd >= 0)
+        {
+          send (fd, "GET /ws HTTP/1.1\r\nHost:", 23, MSG_NOSIGNAL);
+          g_ptr_array_add (h->held, GINT_TO_POINTER (fd));
+        }
+    }
+  for (guint i = 0; i < 20; i++)
+    {
+      WwtClient *c = wwt_client_try_new (h->port, "/ws", NULL, NULL, NULL);
+      int small = 2048;
+
+      if (c == NULL)
+        continue;
+      setsockopt (c->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+      g_ptr_array_add (h->held, GINT_TO_POINTER (dup (c->fd)));
+      wwt_client_free (c);
+    }
+  g_usleep (500 * 1000);
+  g_rand_free (rand);
+  g_atomic_int_set (&h->done, TRUE);
+  return NULL;
+}
+
+static gboolean
+soak_settled (gpointer data)
+{
+  WwServer *server = data;
+  WwServerCounters c;
+
+  ww_server_get_counters (server, &c);
+  if (g_test_verbose ())
+    g_test_message ("active %" G_GUINT64_FORMAT " tcp %" G_GUINT64_FORMAT, c.connections_active,
+                    metric_line (server, "\nwirewatch_tcp_connections_active "));
+  return c.connections_active == 2 &&
+         metric_line (server, "\nwirewatch_tcp_connections_active ") == 2;
+}
+
+static void
+test_hostile_soak (void)
+{
+  g_autoptr(WwServerConfig) c = ww_server_config_new ();
+  WwClient *good[2] = { NULL, NULL };
+  g_autoptr(GPtrArray) infos = NULL;
+  g_autofree char *state = NULL;
+  g_autofree char *url = NULL;
+  SeqWatch watch[2] = { { 0 } };
+  Hostile h = { 0 };
+  GThread *thread;
+  WwServer *server;
+  gsize rss0, rss1;
+  gint64 end;
+  guint updates_before;
+
+  c->handshake_timeout_ms = 1000;
+  c->max_queue_bytes = 256 * 1024;
+  server = feed_server_new (c, 20, &state);
+  h.port = ww_server_get_port (server);
+  h.held = g_ptr_array_new ();
+  url = ww_server_dup_url (server, "/ws");
+  for (guint i = 0; i < 2; i++)
+    {
+      good[i] = ww_client_new ();
+      g_signal_connect (good[i], "initial", G_CALLBACK (soak_initial), &watch[i]);
+      g_signal_connect (good[i], "update", G_CALLBACK (soak_update), &watch[i]);
+      ww_client_connect (good[i], url);
+    }
+  end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while ((watch[0].updates < 3 || watch[1].updates < 3) && g_get_monotonic_time () < end)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+  g_assert_cmpuint (watch[0].updates, >=, 3);
+  malloc_trim (0);
+  rss0 = rss_kib ();
+  updates_before = watch[0].updates;
+
+  thread = g_thread_new ("hostile", hostile_thread, &h);
+  end = g_get_monotonic_time () + 50 * G_USEC_PER_SEC;
+  while (!g_atomic_int_get (&h.done) && g_get_monotonic_time () < end)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+  g_assert_true (g_atomic_int_get (&h.done));
+  g_thread_join (thread);
+  g_test_message ("%u malformed handshakes, %u bad frames, %u held", h.malformed, h.bad_frames,
+                  h.held->len);
+  g_assert_cmpuint (h.malformed, >=, 250);
+  g_assert_cmpuint (h.bad_frames, >=, 150);
+
+  for (guint i = 0; i < h.held->len; i++)
+    close (GPOINTER_TO_INT (h.held->pdata[i]));
+  g_ptr_array_unref (h.held);
+
+  /* Back to the two good clients, nothing queued, memory back. */
+  end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (!soak_settled (server) && g_get_monotonic_time () < end)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+  if (!soak_settled (server))
+    {
+      g_autofree char *m = ww_server_render_metrics (server);
+
+      g_test_message ("%s", m);
+    }
+  g_assert_true (soak_settled (server));
+  /* Still receiving. */
+  {
+    guint target = watch[0].updates + 5;
+
+    end = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+    while (watch[0].updates < target && g_get_monotonic_time () < end)
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (1000);
+  }
+  infos = ww_server_dup_peer_infos (server);
+  g_assert_cmpuint (infos->len, ==, 2);
+  for (guint i = 0; i < infos->len; i++)
+    g_assert_cmpuint (((WwPeerInfo *) infos->pdata[i])->queued_bytes, <, 4096);
+  malloc_trim (0);
+  rss1 = rss_kib ();
+  g_test_message ("RSS %" G_GSIZE_FORMAT " KiB before, %" G_GSIZE_FORMAT " KiB after; updates %u/%u",
+                  rss0, rss1, watch[0].updates, watch[1].updates);
+  g_assert_cmpuint (rss1, <, rss0 + 64 * 1024);
+
+  for (guint i = 0; i < 2; i++)
+    {
+      g_assert_cmpuint (watch[i].updates, >, updates_before);
+      g_assert_cmpuint (watch[i].gaps, ==, 0);
+      g_assert_cmpuint (watch[i].initials, ==, 1);
+      ww_client_disconnect (good[i]);
+    }
+  for (guint i = 0; i < 50; i++)
+    g_main_context_iteration (NULL, FALSE);
+  for (guint i = 0; i < 2; i++)
+    g_object_unref (good[i]);
+  for (guint i = 0; i < 50; i++)
+    g_main_context_iteration (NULL, FALSE);
+  ww_server_stop (server);
+  g_object_unref (server);
+  g_rmdir (state);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -982,5 +1262,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/security/limits/peer-queue", test_limit_peer_queue);
   g_test_add_func ("/security/limits/total-queue", test_limit_total_queue);
   g_test_add_func ("/security/deflate/shared-1000", test_deflate_shared_1000);
+  g_test_add_func ("/security/hostile-soak", test_hostile_soak);
   return g_test_run ();
 }
