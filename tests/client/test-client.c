@@ -836,6 +836,51 @@ test_deflate_fragments (void)
   g_ptr_array_unref (in.binary);
 }
 
+/* With deflate off nothing is offered (libsoup 3.2's session offers no
+ * extension without the extension manager). */
+static void
+test_deflate_off (void)
+{
+  g_autofree char *url = NULL;
+  g_autofree char *offer = NULL;
+  g_autofree char *close_line = NULL;
+  PyServer py = { 0, -1 };
+  WwClient *client;
+
+  if (!py_deflate_server_start (&py, "fragments", NULL, &url))
+    {
+      g_test_skip ("no /usr/bin/python3");
+      return;
+    }
+  client = ww_client_new ();
+  ww_client_set_deflate (client, FALSE);
+  ww_client_set_ping_interval (client, 0);
+  ww_client_set_backoff (client, 60000, 60000, 60000);
+  ww_client_connect (client, url);
+  offer = py_server_read_line (&py);
+  g_assert_cmpstr (offer, ==, "offer ");
+  /* The server answers with the extension anyway: an answer to an offer
+   * never made fails the handshake (RFC 6455 §4.1), so the connection
+   * never opens and no compressed frame is read. */
+  close_line = py_server_read_line (&py);
+  g_assert_cmpstr (close_line, ==, "eof");
+  g_assert_true (ww_test_wait (is_reconnecting, client, WAIT_MS));
+  g_assert_false (ww_client_get_deflate_active (client));
+  g_assert_nonnull (ww_client_get_error_message (client));
+  g_test_message ("error: %s", ww_client_get_error_message (client));
+  {
+    WwClientCounters c;
+
+    ww_client_get_counters (client, &c);
+    g_assert_cmpuint (c.connects, ==, 0);
+  }
+
+  disconnect_and_finalize (client);
+  py_server_stop (&py);
+  signal (SIGABRT, SIG_DFL);
+  current_py = NULL;
+}
+
 static gsize
 self_hwm_kib (void)
 {
@@ -1014,6 +1059,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/client/echo/python", test_echo_python);
   g_test_add_func ("/client/deflate/fragments-and-context", test_deflate_fragments);
   g_test_add_func ("/client/deflate/zip-bomb", test_deflate_bomb);
+  g_test_add_func ("/client/deflate/off", test_deflate_off);
   g_test_add_func ("/client/feed/basic", test_feed_basic);
   g_test_add_func ("/client/feed/gap-and-duplicate", test_feed_gap_and_duplicate);
   g_test_add_func ("/client/feed/reconnect-resume", test_feed_reconnect_resume);
