@@ -146,7 +146,9 @@ GArray        *ww_client_dup_drop_codes   (WwClient   *self);
  * permessage-deflate (RFC 7692): offered by default (property "deflate";
  * WW_CLIENT_DEFLATE=0 in the environment turns the default off), applies
  * from the next attempt.  "deflate-active" tells whether the open
- * connection negotiated it; the raw response header is kept too.
+ * connection negotiated it; the raw response header is kept too.  The
+ * codec is the protocol layer's (ww-client-deflate.h), not libsoup 3.2's,
+ * whose inflate has no bound: a message inflating past 16 MiB closes 1009.
  */
 void           ww_client_set_deflate      (WwClient   *self,
                                            gboolean    deflate);
