@@ -690,10 +690,22 @@ test_echo_python (void)
   WAIT_COUNT (&r->n_rtt, 5);
   g_assert_true (ww_client_send_chat (client, "to python"));
   WAIT_COUNT (&r->n_frames_in, 6);
+  /* Two messages long enough to be compressed, the second referring back
+   * to the first (context takeover): Python inflates them, echoes them
+   * compressed, and as many bytes come back as went out. */
+  {
+    g_autoptr(GString) big = g_string_new (NULL);
+
+    for (guint i = 0; i < 80; i++)
+      g_string_append_printf (big, "line %u to python, compressed. ", i);
+    g_assert_true (ww_client_send_chat (client, big->str));
+    g_assert_true (ww_client_send_chat (client, big->str));
+  }
+  WAIT_COUNT (&r->n_frames_in, 8);
 
   ww_client_get_counters (client, &c);
-  g_assert_cmpuint (c.messages_in, ==, 6);
-  g_assert_cmpuint (c.messages_out, ==, 6);
+  g_assert_cmpuint (c.messages_in, ==, 8);
+  g_assert_cmpuint (c.messages_out, ==, 8);
   g_assert_cmpuint (c.bytes_in, ==, c.bytes_out);
   g_assert_false (ww_client_get_speaks_feed (client));
   g_assert_cmpuint (ww_histogram_count (ww_client_get_rtt_histogram (client)), ==, 5);
