@@ -128,6 +128,8 @@ struct _WwEventFeed {
   WwBackplane   *backplane;
   GSource       *bp_start_source;
   GMainContext  *bp_context;      /* where it was started; NULL: not yet */
+  guint64        bp_stopped_on;   /* thread_serial() of the run that saw
+                                   * it stopped (0: not stopped by its owner) */
   gboolean       bp_routes;       /* /healthz and /metrics are ours */
   gboolean       bp_alone;        /* changed on our own since we last
                                    * led or followed */
@@ -988,11 +990,24 @@ bp_maybe_republish (WwEventFeed *self)
   self->bp_republish_seq = self->outlet_seq;
 }
 
+static void bp_arm_start (WwEventFeed *self);
+static guint64 thread_serial (void);
+
 static void
 bp_role_changed (WwEventFeed *self)
 {
   gboolean connected = ww_backplane_is_connected (self->backplane);
   gboolean leader = connected && ww_backplane_is_leader (self->backplane);
+  gboolean degraded = FALSE;
+
+  g_object_get (self->backplane, "degraded", &degraded, NULL);
+  if (!connected && !degraded && self->bp_context != NULL)
+    {
+      /* Stopped by its owner: start it again when the server runs again. */
+      g_clear_pointer (&self->bp_context, g_main_context_unref);
+      self->bp_stopped_on = thread_serial ();
+      bp_arm_start (self);
+    }
 
   bp_forget_in_flight (self);
   if (self->server != NULL)
@@ -1103,6 +1118,22 @@ bp_start_here (WwEventFeed *self)
   ww_backplane_start (self->backplane, self->context);
 }
 
+/* A number per thread, never reused (a GThread's address may be). */
+static guint64
+thread_serial (void)
+{
+  static guint64 last;
+  static __thread guint64 serial;
+
+  if (serial == 0)
+    serial = __atomic_add_fetch (&last, 1, __ATOMIC_RELAXED);
+  return serial;
+}
+
+/* The owner stops the backplane on the I/O context before it stops the
+ * server; it is started again once the server runs again, which with
+ * own_thread is on a new I/O thread (still running on the thread that
+ * saw the stop means the server is only stopping). */
 static gboolean
 on_bp_start_due (gpointer data)
 {
@@ -1110,11 +1141,13 @@ on_bp_start_due (gpointer data)
 
   if (!on_io_context (self) || self->backplane == NULL || self->bp_context != NULL)
     return G_SOURCE_CONTINUE;
-  if (!ww_server_is_running (self->server))
+  if (!ww_server_is_running (self->server) ||
+      (self->bp_stopped_on != 0 && self->bp_stopped_on == thread_serial ()))
     {
       g_source_set_ready_time (self->bp_start_source, g_get_monotonic_time () + BP_START_POLL_US);
       return G_SOURCE_CONTINUE;
     }
+  self->bp_stopped_on = 0;
   bp_start_here (self);
   return G_SOURCE_CONTINUE;
 }
@@ -1238,6 +1271,8 @@ ww_event_feed_set_backplane (WwEventFeed *self,
   g_signal_connect_object (backplane, "notify::connected", G_CALLBACK (on_bp_notify_role),
                            self, 0);
   g_signal_connect_object (backplane, "notify::leader", G_CALLBACK (on_bp_notify_role), self, 0);
+  g_signal_connect_object (backplane, "notify::degraded", G_CALLBACK (on_bp_notify_role),
+                           self, 0);
   g_signal_connect_object (backplane, "notify::total-clients", G_CALLBACK (on_bp_notify_total),
                            self, 0);
   g_signal_connect_object (backplane, "notify::shared-seq", G_CALLBACK (on_bp_notify_shared_seq),

@@ -102,9 +102,10 @@ void         ww_event_feed_set_outlet        (WwEventFeed        *self,
 /*
  * Joins this instance to others through @backplane (NULL to leave; call
  * before ww_event_feed_attach() or on the I/O context).  The feed starts
- * it on the server's I/O context once the server runs (and again on a new
- * context after a restart with own_thread); stop it with
- * ww_backplane_stop() on that context before ww_server_stop().
+ * it on the server's I/O context once the server runs; stop it with
+ * ww_backplane_stop() on that context before ww_server_stop() (it gives
+ * the lease up).  With own_thread the feed starts it again after the next
+ * ww_server_start(); on the caller's context, start it again yourself.
  *
  * While connected, the leader's simulator publishes its UPDATEs through
  * Redis and every instance, the leader included, applies them when they

@@ -436,6 +436,86 @@ test_rejoin_converges (Fixture       *f,
     }
 }
 
+static gboolean
+stop_backplane_cb (gpointer data)
+{
+  WwBackplane *bp = data;
+
+  ww_backplane_stop (bp);
+  g_object_set_data (G_OBJECT (bp), "stopped", GINT_TO_POINTER (TRUE));
+  return G_SOURCE_REMOVE;
+}
+
+/* As the window does: stop the backplane on the server's I/O thread,
+ * then the server. */
+static void
+stop_on_io_thread (Fixture     *f,
+                   WwServer    *server,
+                   WwBackplane *bp)
+{
+  g_object_set_data (G_OBJECT (bp), "stopped", NULL);
+  ww_server_invoke (server, stop_backplane_cb, bp, NULL);
+  WAIT_UNTIL (f->context, g_object_get_data (G_OBJECT (bp), "stopped") != NULL, WAIT_MS);
+  ww_server_stop (server);
+  g_assert_false (ww_backplane_is_connected (bp));
+}
+
+/*
+ * With own_thread (the window's server) the feed starts the backplane on
+ * the server's own thread, and after a stop and a start (a new thread, a
+ * new context) starts it again there; the feed goes on from its seq.
+ */
+static void
+test_own_thread_restart (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(WwServerConfig) sc = ww_server_config_new ();
+  g_autoptr(WwFeedConfig) fc = ww_feed_config_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *redis_url = g_strdup_printf ("redis://127.0.0.1:%d", f->redis.port);
+  WwServer *server;
+  WwEventFeed *feed;
+  WwBackplane *bp;
+  guint64 seq;
+
+  g_free (sc->bind_address);
+  sc->bind_address = g_strdup ("127.0.0.1");
+  sc->port = 0;
+  sc->own_thread = TRUE;
+  sc->heartbeat_ms = 0;
+  fc->persist = FALSE;
+  fc->min_interval_ms = 40;
+  fc->max_interval_ms = 80;
+
+  bp = ww_backplane_new (redis_url, &error);
+  g_assert_no_error (error);
+  ww_backplane_set_namespace (bp, f->ns);
+  ww_backplane_set_lease_ms (bp, LEASE_MS);
+  server = ww_server_new (sc);
+  feed = ww_event_feed_new (fc);
+  ww_event_feed_set_backplane (feed, bp);
+  g_assert_true (ww_event_feed_attach (feed, server, &error));
+  g_assert_no_error (error);
+  g_object_unref (feed);  /* the server's registrations hold it */
+
+  for (guint round = 0; round < 2; round++)
+    {
+      g_assert_true (ww_server_start (server, &error));
+      g_assert_no_error (error);
+      WAIT_UNTIL (f->context, ww_backplane_is_connected (bp) && ww_backplane_is_leader (bp),
+                  WAIT_MS);
+      seq = ww_event_feed_get_seq (feed);
+      WAIT_UNTIL (f->context, ww_event_feed_get_seq (feed) >= seq + 10, WAIT_MS);
+      g_assert_cmpuint (ww_backplane_get_shared_seq (bp), >=, seq + 10);
+      stop_on_io_thread (f, server, bp);
+    }
+
+  g_object_add_weak_pointer (G_OBJECT (feed), (gpointer *) &feed);
+  g_assert_finalize_object (server);
+  g_assert_null (feed);
+  g_assert_finalize_object (bp);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -453,5 +533,7 @@ main (int   argc,
               fixture_setup, test_newcomer_adopts, fixture_teardown);
   g_test_add ("/backplane/scaleout/rejoin-converges", Fixture, NULL,
               fixture_setup, test_rejoin_converges, fixture_teardown);
+  g_test_add ("/backplane/scaleout/own-thread-restart", Fixture, NULL,
+              fixture_setup, test_own_thread_restart, fixture_teardown);
   return g_test_run ();
 }
