@@ -25,9 +25,23 @@ typedef struct {
   gsize     max_feed_message;     /* 64 KiB */
   gsize     max_queue_bytes;      /* per peer → 1008 */
   gsize     max_total_queue_bytes;/* all peers */
+  /* PEM pair for wss:// and https:// on the same port; both or neither.
+   * ww_server_start() fails with WW_SERVER_ERROR_TLS for a missing,
+   * unreadable or mismatched pair.  A plain-HTTP client gets a 400. */
   char     *tls_cert_file;
   char     *tls_key_file;
+  /* Required (compared in constant time) on every WebSocket upgrade, on
+   * /metrics and on the feed's REST routes, but not on /healthz or the
+   * page's assets.  Accepted as "Authorization: Bearer <t>", as ?token=<t>
+   * (browsers), or as a "bearer.<t>" entry of Sec-WebSocket-Protocol
+   * (never selected; browsers should use ?token=).  401 + WWW-Authenticate
+   * otherwise.  Never logged; stripped from the query peers report. */
   char     *token;
+  /* WebSocket upgrades with an Origin header must come from the page's own
+   * origin (Origin host:port = Host, https for wss://, http for ws://) or
+   * from this list ("*" = any; "null" only when listed); 403 otherwise.
+   * No Origin (non-browser clients) passes.  REST routes do not check
+   * Origin: they carry no cookies, and the token guards them. */
   char    **allowed_origins;
   gboolean  deflate;
   char     *server_name;          /* "Wirewatch/0.1.0" */
