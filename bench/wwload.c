@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include <glib.h>
+#include <zlib.h>
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 # define IP_BIND_ADDRESS_NO_PORT 24
@@ -81,6 +82,11 @@ static struct {
   gboolean  binary;
   gboolean  markdown;
   char     *label;
+  gboolean  deflate;
+  char     *deflate_offer;
+  char     *payload_kind;
+  gboolean  feed_payload;
+  gboolean  exchange;
 } opt = {
   .host = NULL,
   .port = 8080,
@@ -227,6 +233,7 @@ typedef struct {
   gint64   *stamps;       /* echo: send times, a ring of inflight */
   guint32   shead, scount;
   guint64   last_seq;     /* fanout: last sequence seen */
+  gboolean  deflate;      /* permessage-deflate negotiated */
 } Conn;
 
 static Conn   *conns;
@@ -258,6 +265,16 @@ static struct {
   guint64 pub_start_seq;   /* fanout: first seq counted */
   guint64 pub_end_seq;     /* fanout: last seq counted */
   guint64 pings;
+  guint64 bytes_out;       /* data frames sent, headers included */
+  guint64 data_out;        /* data messages sent */
+  guint64 data_in_bytes;   /* data frames received, headers included */
+  guint64 data_in;         /* data messages received */
+  guint64 payload_in;      /* their payload bytes after inflating */
+  guint64 payload_out;     /* payload bytes before compressing */
+  guint64 compressed_in;   /* messages received with RSV1 */
+  guint64 compressed_out;  /* messages sent with RSV1 */
+  guint64 deflate_conns;   /* handshakes that negotiated permessage-deflate */
+  guint64 exchanged;       /* idle --exchange: echoes received */
   int     open_now;
   int     connecting_now;
   Histogram lat;
@@ -304,7 +321,7 @@ wbuf_reserve (Conn *c, guint32 extra)
 }
 
 /* Appends one masked frame (RFC 6455 §5.3: every client frame is masked). */
-static void
+static guint32
 queue_frame (Conn *c, guint8 opcode, const guint8 *data, guint32 len)
 {
   guint8 *p;
@@ -346,7 +363,141 @@ queue_frame (Conn *c, guint8 opcode, const guint8 *data, guint32 len)
       p[i] = data[i] ^ k[i & 3];
   }
   p += len;
+  len = (guint32) (p - (c->wbuf + c->wlen));
   c->wlen = (guint32) (p - c->wbuf);
+  return len;
+}
+
+/* ------------------------------------------------------------------ */
+/* permessage-deflate (RFC 7692)                                       */
+
+/* Both directions are negotiated without context takeover, so one deflate
+ * and one inflate stream serve every connection: each message starts from
+ * a reset stream.  The client side compresses at level 1 to keep the
+ * generator cheap; what the server must inflate is valid deflate data
+ * whatever the level. */
+#define DEFLATE_MIN     64
+#define DEFLATE_TAIL    "\x00\x00\xff\xff"
+
+static z_stream zdef, zinf;
+static gboolean zdef_ready, zinf_ready;
+static guint8  *zbuf;      /* output of either stream; one message at a time */
+static gsize    zbuf_cap;
+
+static void
+zbuf_reserve (gsize need)
+{
+  if (need <= zbuf_cap)
+    return;
+  zbuf_cap = MAX (need, MAX (zbuf_cap * 2, 4096));
+  zbuf = g_realloc (zbuf, zbuf_cap);
+}
+
+/* Compresses @len bytes into zbuf; returns the compressed length without
+ * the 00 00 ff ff tail (RFC 7692 §7.2.1). */
+static gsize
+deflate_message (const guint8 *data, guint32 len)
+{
+  gsize out;
+
+  if (!zdef_ready)
+    {
+      if (deflateInit2 (&zdef, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        g_error ("deflateInit2 failed");
+      zdef_ready = TRUE;
+    }
+  else
+    deflateReset (&zdef);
+  zbuf_reserve (deflateBound (&zdef, len) + 16);
+  zdef.next_in = (Bytef *) data;
+  zdef.avail_in = len;
+  zdef.next_out = zbuf;
+  zdef.avail_out = (uInt) zbuf_cap;
+  for (;;)
+    {
+      int ret = deflate (&zdef, Z_SYNC_FLUSH);
+
+      if (ret != Z_OK && ret != Z_BUF_ERROR)
+        g_error ("deflate failed: %d", ret);
+      if (zdef.avail_out > 0)
+        break;
+      out = (gsize) (zdef.next_out - zbuf);
+      zbuf_reserve (zbuf_cap * 2);
+      zdef.next_out = zbuf + out;
+      zdef.avail_out = (uInt) (zbuf_cap - out);
+    }
+  out = (gsize) (zdef.next_out - zbuf);
+  if (out >= 4 && memcmp (zbuf + out - 4, DEFLATE_TAIL, 4) == 0)
+    out -= 4;
+  return out;
+}
+
+/* Inflates one RSV1 message into zbuf, at most MAX_FRAME bytes; returns
+ * FALSE on corrupt or oversized data. */
+static gboolean
+inflate_message (const guint8 *data, guint32 len, guint32 *out_len)
+{
+  static const guint8 tail[4] = { 0x00, 0x00, 0xff, 0xff };
+  gsize out = 0;
+
+  if (!zinf_ready)
+    {
+      if (inflateInit2 (&zinf, -15) != Z_OK)
+        g_error ("inflateInit2 failed");
+      zinf_ready = TRUE;
+    }
+  else
+    inflateReset (&zinf);
+  zbuf_reserve (MAX ((gsize) len * 4, 4096));
+  for (int part = 0; part < 3; part++)
+    {
+      /* The payload, the tail, then whatever output is still pending. */
+      zinf.next_in = (Bytef *) (part == 0 ? data : tail);
+      zinf.avail_in = part == 0 ? len : part == 1 ? 4 : 0;
+      for (int spins = 0; spins < 64; spins++)
+        {
+          int ret;
+
+          if (out == zbuf_cap)
+            {
+              if (zbuf_cap >= MAX_FRAME)
+                return FALSE;
+              zbuf_reserve (MIN (zbuf_cap * 2, (gsize) MAX_FRAME));
+            }
+          zinf.next_out = zbuf + out;
+          zinf.avail_out = (uInt) (zbuf_cap - out);
+          ret = inflate (&zinf, Z_SYNC_FLUSH);
+          out = (gsize) (zinf.next_out - zbuf);
+          if (ret == Z_STREAM_END)
+            goto done;
+          if (ret != Z_OK && !(ret == Z_BUF_ERROR && (zinf.avail_out == 0 || zinf.avail_in == 0)))
+            return FALSE;
+          if (zinf.avail_in == 0 && zinf.avail_out > 0)
+            break;
+        }
+      if (zinf.avail_in > 0)
+        return FALSE;
+    }
+done:
+  *out_len = (guint32) out;
+  return TRUE;
+}
+
+/* Sends one data message, compressed when negotiated and worth it. */
+static void
+queue_message (Conn *c, guint8 opcode, const guint8 *data, guint32 len)
+{
+  st.data_out++;
+  st.payload_out += len;
+  if (c->deflate && len >= DEFLATE_MIN)
+    {
+      gsize clen = deflate_message (data, len);
+
+      st.bytes_out += queue_frame (c, 0x40 | opcode, zbuf, (guint32) clen);
+      st.compressed_out++;
+    }
+  else
+    st.bytes_out += queue_frame (c, opcode, data, len);
 }
 
 static void
@@ -364,20 +515,34 @@ echo_send (Conn *c)
 
   c->stamps[slot] = loop_now;
   c->scount++;
-  queue_frame (c, opt.binary ? 0x2 : 0x1, payload, (guint32) opt.size);
+  queue_message (c, opt.binary ? 0x2 : 0x1, payload, (guint32) opt.size);
   st.sent++;
 }
+
+/* --payload feed: what a feed message looks like (an UPDATE), so that
+ * permessage-deflate has realistic text to work on. */
+#define FEED_UPDATE_FMT \
+  "{\\\"type\\\":\\\"UPDATE\\\",\\\"target\\\":\\\"api-eu-west-%u\\\",\\\"url\\\":" \
+  "\\\"https://api-eu-west-%u.example.org/health\\\",\\\"status\\\":\\\"up\\\"," \
+  "\\\"http_status\\\":200,\\\"latency_ms\\\":%u,\\\"checked_at\\\":%u,\\\"error\\\":null}"
 
 static void
 publish_one (void)
 {
-  char text[96];
+  char text[512];
   int n;
 
   st.published++;
-  n = g_snprintf (text, sizeof text, "{\"type\":\"CHAT\",\"text\":\"" FANOUT_MARK "%"
-                  G_GUINT64_FORMAT ":%" G_GINT64_FORMAT "\"}", st.published, loop_now);
-  queue_frame (publisher, 0x1, (const guint8 *) text, (guint32) n);
+  if (opt.feed_payload)
+    n = g_snprintf (text, sizeof text, "{\"type\":\"CHAT\",\"text\":\"" FANOUT_MARK "%"
+                    G_GUINT64_FORMAT ":%" G_GINT64_FORMAT " " FEED_UPDATE_FMT "\"}",
+                    st.published, loop_now, (guint) (st.published % 7),
+                    (guint) (st.published % 7), (guint) (st.published % 997),
+                    (guint) (loop_now / 1000000000));
+  else
+    n = g_snprintf (text, sizeof text, "{\"type\":\"CHAT\",\"text\":\"" FANOUT_MARK "%"
+                    G_GUINT64_FORMAT ":%" G_GINT64_FORMAT "\"}", st.published, loop_now);
+  queue_message (publisher, 0x1, (const guint8 *) text, (guint32) n);
   st.sent++;
 }
 
@@ -447,8 +612,13 @@ on_message (Conn *c, guint8 opcode, const guint8 *data, guint32 len)
         on_fanout_message (c, data, len);
       break;
 
+    case ROLE_IDLE:
+      if (opt.exchange && len == (guint32) opt.size)
+        st.exchanged++;
+      break;
+
     default:
-      break; /* idle and connect clients ignore what the server says */
+      break; /* connect clients ignore what the server says */
     }
 }
 
@@ -541,9 +711,10 @@ parse_frames (Conn *c, const guint8 *data, gsize len)
       guint64 plen = p[1] & 0x7f;
       gsize hdr = 2;
 
-      /* A server never masks (RFC 6455 §5.1); no extension is negotiated,
-       * so the RSV bits must be clear. */
-      if ((p[1] & 0x80) || (p[0] & 0x70))
+      /* A server never masks (RFC 6455 §5.1); RSV1 only with
+       * permessage-deflate, on a data frame; RSV2/3 never. */
+      if ((p[1] & 0x80) || (p[0] & 0x30) ||
+          ((p[0] & 0x40) && (!c->deflate || (opcode & 0x8) || opcode == 0)))
         {
           conn_fail (c, &st.protocol_errors);
           return -1;
@@ -580,7 +751,25 @@ parse_frames (Conn *c, const guint8 *data, gsize len)
             return -1;
         }
       else if (p[0] & 0x80)
-        on_message (c, opcode, p + hdr, (guint32) plen);
+        {
+          const guint8 *msg = p + hdr;
+          guint32 mlen = (guint32) plen;
+
+          st.data_in++;
+          st.data_in_bytes += hdr + plen;
+          if (p[0] & 0x40)
+            {
+              if (!inflate_message (msg, mlen, &mlen))
+                {
+                  conn_fail (c, &st.protocol_errors);
+                  return -1;
+                }
+              msg = zbuf;
+              st.compressed_in++;
+            }
+          st.payload_in += mlen;
+          on_message (c, opcode, msg, mlen);
+        }
     }
   return (gssize) off;
 }
@@ -632,7 +821,7 @@ role_path (Conn *c)
 static void
 send_request (Conn *c)
 {
-  char req[512];
+  char req[1024];
   int n;
 
   c->key = (guint8) (next_key++ % N_KEYS);
@@ -643,9 +832,13 @@ send_request (Conn *c)
                   "Connection: Upgrade\r\n"
                   "Sec-WebSocket-Key: %s\r\n"
                   "Sec-WebSocket-Version: 13\r\n"
+                  "%s%s%s"
                   "User-Agent: wwload\r\n"
                   "\r\n",
-                  role_path (c), host_header, keys[c->key]);
+                  role_path (c), host_header, keys[c->key],
+                  opt.deflate ? "Sec-WebSocket-Extensions: " : "",
+                  opt.deflate ? opt.deflate_offer : "",
+                  opt.deflate ? "\r\n" : "");
   wbuf_reserve (c, (guint32) n);
   memcpy (c->wbuf + c->wlen, req, (gsize) n);
   c->wlen += (guint32) n;
@@ -673,6 +866,12 @@ on_open (Conn *c)
     case ROLE_SUB:
       subs_open++;
       break;
+    case ROLE_IDLE:
+      /* --exchange: one message and its echo, then idle (what a
+       * compressed message leaves behind in the server, if anything). */
+      if (opt.exchange && opt.workload == WL_IDLE)
+        queue_message (c, opt.binary ? 0x2 : 0x1, payload, (guint32) opt.size);
+      break;
     case ROLE_CONNECT:
       queue_close (c, 1000);
       c->state = ST_CLOSING;
@@ -691,6 +890,7 @@ parse_response (Conn *c, const guint8 *data, gsize len)
   const char *end = g_strstr_len (head, (gssize) len, "\r\n\r\n");
   const char *line;
   gboolean accepted = FALSE;
+  gboolean extension_ok = TRUE;
 
   if (end == NULL)
     {
@@ -725,14 +925,30 @@ parse_response (Conn *c, const guint8 *data, gsize len)
           accepted = (gsize) (next - v) >= alen &&
                      memcmp (v, accepts[c->key], alen) == 0;
         }
+      else if ((gsize) (next - line) > 25 &&
+               g_ascii_strncasecmp (line, "sec-websocket-extensions:", 25) == 0)
+        {
+          g_autofree char *v = g_strndup (line + 25, (gsize) (next - line - 25));
+
+          /* wwload shares one inflate stream between connections, so the
+           * server must not keep its context; anything but
+           * permessage-deflate was never offered. */
+          if (!opt.deflate || strstr (v, "permessage-deflate") == NULL ||
+              strstr (v, "server_no_context_takeover") == NULL)
+            extension_ok = FALSE;
+          else
+            c->deflate = TRUE;
+        }
       line = next;
     }
-  if (!accepted)
+  if (!accepted || !extension_ok)
     {
       /* RFC 6455 §4.1: a wrong or missing accept fails the connection. */
       conn_fail (c, &st.protocol_errors);
       return -1;
     }
+  if (c->deflate)
+    st.deflate_conns++;
   on_open (c);
   return (gssize) (end + 4 - head);
 }
@@ -812,6 +1028,7 @@ conn_start (Conn *c)
   c->fd = fd;
   c->gen++;
   c->state = ST_CONNECTING;
+  c->deflate = FALSE;
   c->want_out = TRUE;
   st.connecting_now++;
   if (connect (fd, (struct sockaddr *) &server_addr, sizeof server_addr) < 0 &&
@@ -1246,6 +1463,10 @@ main (int argc, char **argv)
     { "binary", 0, 0, G_OPTION_ARG_NONE, &opt.binary, "Echo binary rather than text messages", NULL },
     { "markdown", 0, 0, G_OPTION_ARG_NONE, &opt.markdown, "Also print a markdown table", NULL },
     { "label", 'l', 0, G_OPTION_ARG_STRING, &opt.label, "Server name for the output", "NAME" },
+    { "deflate", 0, 0, G_OPTION_ARG_NONE, &opt.deflate, "Offer permessage-deflate (no context takeover either way)", NULL },
+    { "deflate-offer", 0, 0, G_OPTION_ARG_STRING, &opt.deflate_offer, "The Sec-WebSocket-Extensions offer with --deflate (must get server_no_context_takeover back)", "OFFER" },
+    { "payload", 0, 0, G_OPTION_ARG_STRING, &opt.payload_kind, "x (S bytes of 'x', default) or feed (UPDATE-like JSON: echo payload, fanout CHAT text)", "KIND" },
+    { "exchange", 0, 0, G_OPTION_ARG_NONE, &opt.exchange, "Idle: each connection sends one message to /echo and gets it back first", NULL },
     { NULL }
   };
   g_autoptr(GOptionContext) ctx = g_option_context_new ("- WebSocket load generator");
@@ -1270,6 +1491,21 @@ main (int argc, char **argv)
     opt.workload_name = g_strdup ("echo");
   if (opt.host == NULL)
     opt.host = g_strdup ("127.0.0.1");
+  if (opt.deflate_offer == NULL)
+    opt.deflate_offer = g_strdup ("permessage-deflate; client_no_context_takeover; "
+                                  "server_no_context_takeover");
+  if (strpbrk (opt.deflate_offer, "\r\n") != NULL || strlen (opt.deflate_offer) > 400)
+    {
+      g_printerr ("wwload: --deflate-offer must be one header line (under 400 bytes)\n");
+      return 2;
+    }
+  if (opt.payload_kind != NULL && g_strcmp0 (opt.payload_kind, "feed") != 0 &&
+      g_strcmp0 (opt.payload_kind, "x") != 0)
+    {
+      g_printerr ("wwload: --payload is x or feed, not \"%s\"\n", opt.payload_kind);
+      return 2;
+    }
+  opt.feed_payload = g_strcmp0 (opt.payload_kind, "feed") == 0;
   if (opt.connections < 0)
     opt.connections = opt.workload == WL_ECHO ? 100 : 1000;
   if (opt.inflight < 0)
@@ -1305,6 +1541,17 @@ main (int argc, char **argv)
   read_buf = g_malloc (READ_CHUNK);
   payload = g_malloc (opt.size);
   memset (payload, 'x', opt.size);
+  if (opt.feed_payload)
+    {
+      /* Repeated UPDATE-like JSON (unescaped), cut to --size. */
+      g_autoptr(GString) text = g_string_new (NULL);
+
+      for (guint i = 0; text->len < (gsize) opt.size; i++)
+        g_string_append_printf (text, "{\"type\":\"UPDATE\",\"target\":\"api-eu-west-%u\","
+                                "\"status\":\"%s\",\"http_status\":200,\"latency_ms\":%u}\n",
+                                i % 7, i % 5 ? "up" : "degraded", 17 + (i * 37) % 400);
+      memcpy (payload, text->str, opt.size);
+    }
 
   switch (opt.workload)
     {
@@ -1477,6 +1724,24 @@ main (int argc, char **argv)
       json_hist (out, "handshake_us", &st.hs_lat);
       break;
     }
+  g_string_append_printf (out, ",\"payload\":\"%s\",\"deflate\":{\"offered\":%s,\"negotiated\":%"
+                          G_GUINT64_FORMAT ",\"all\":%s,\"compressed_in\":%" G_GUINT64_FORMAT
+                          ",\"compressed_out\":%" G_GUINT64_FORMAT "}",
+                          opt.feed_payload ? "feed" : "x", opt.deflate ? "true" : "false",
+                          st.deflate_conns,
+                          opt.deflate && st.opened > 0 && st.deflate_conns == st.opened ? "true" : "false",
+                          st.compressed_in, st.compressed_out);
+  /* Bytes on the wire per data message (frame headers and masks
+   * included), over the whole run, and the payload bytes they carried. */
+  g_string_append_printf (out, ",\"wire\":{\"in_msgs\":%" G_GUINT64_FORMAT ",\"in_bytes_per_msg\":%.1f"
+                          ",\"in_payload_per_msg\":%.1f,\"out_msgs\":%" G_GUINT64_FORMAT
+                          ",\"out_bytes_per_msg\":%.1f,\"out_payload_per_msg\":%.1f}",
+                          st.data_in, st.data_in ? (double) st.data_in_bytes / st.data_in : 0.0,
+                          st.data_in ? (double) st.payload_in / st.data_in : 0.0,
+                          st.data_out, st.data_out ? (double) st.bytes_out / st.data_out : 0.0,
+                          st.data_out ? (double) st.payload_out / st.data_out : 0.0);
+  if (opt.workload == WL_IDLE && opt.exchange)
+    g_string_append_printf (out, ",\"exchanged\":%" G_GUINT64_FORMAT, st.exchanged);
   g_string_append_printf (out, ",\"errors\":{\"connect\":%" G_GUINT64_FORMAT ",\"protocol\":%"
                           G_GUINT64_FORMAT ",\"closed\":%" G_GUINT64_FORMAT "}",
                           st.connect_errors, st.protocol_errors, st.server_closes);
@@ -1545,6 +1810,13 @@ main (int argc, char **argv)
   g_free (opt.host);
   g_free (opt.path);
   g_free (opt.label);
+  g_free (opt.deflate_offer);
+  g_free (opt.payload_kind);
+  g_free (zbuf);
+  if (zdef_ready)
+    deflateEnd (&zdef);
+  if (zinf_ready)
+    inflateEnd (&zinf);
 
   if (!setup_ok)
     {
