@@ -108,6 +108,7 @@ struct _WwIo {
   gsize                 doomed_bytes;/* their queues when they were picked */
   GTlsCertificate      *tls_cert;    /* NULL: plain ws:// */
   GPtrArray            *tls_pending; /* TLS peers with decrypted input left */
+  guint                 n_tls_handshakes; /* callbacks still to come */
 };
 
 typedef struct {
@@ -1939,6 +1940,7 @@ typedef enum {
 
 typedef struct {
   WwTransport   vtable;
+  WwIo         *io;        /* outlives every handshake: see io_finish_shutdown */
   WwPeer       *peer;      /* NULL once the peer is gone */
   GIOStream    *tls;
   GCancellable *cancel;
@@ -2053,6 +2055,7 @@ tls_accepted (WwPeer *peer)
   t->vtable.read = tls_read;
   t->vtable.writev = tls_writev;
   t->vtable.free = tls_free;
+  t->io = peer->io;
   t->peer = peer;
   t->phase = TLS_WAIT_HELLO;
   peer->transport = &t->vtable;
@@ -2098,6 +2101,7 @@ tls_handshake_done (GObject *source, GAsyncResult *result, gpointer data)
   WwIo *io;
 
   ok = g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error);
+  t->io->n_tls_handshakes--;
   peer = t->peer;
   if (peer == NULL)
     {
@@ -2166,6 +2170,7 @@ tls_start_handshake (WwPeer *peer)
   epoll_ctl (io->epfd, EPOLL_CTL_MOD, peer->fd, &ev);
   t->cancel = g_cancellable_new ();
   t->phase = TLS_HANDSHAKE;
+  io->n_tls_handshakes++;
   g_tls_connection_handshake_async (G_TLS_CONNECTION (t->tls), G_PRIORITY_DEFAULT,
                                     t->cancel, tls_handshake_done, t);
 }
@@ -2388,9 +2393,17 @@ settle (WwIo *io)
 static void
 io_finish_shutdown (WwIo *io)
 {
+  gint64 until;
+
   while (io->conns->len > 0)
     peer_drop (io->conns->pdata[io->conns->len - 1], "server stopped");
   settle (io);
+  /* Cancelled TLS handshakes report back on this context; their sockets
+   * stay open until then.  Wait for them, briefly. */
+  until = g_get_monotonic_time () + G_USEC_PER_SEC;
+  while (io->n_tls_handshakes > 0 && g_get_monotonic_time () < until)
+    if (!g_main_context_iteration (io->context, FALSE))
+      g_usleep (1000);
   io->finished = TRUE;
 }
 

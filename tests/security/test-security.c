@@ -509,7 +509,21 @@ test_tls_hostile (void)
   /* And good clients are still served. */
   soup_wss_echo (port, cert, NULL);
 
-  wwt_server_free (server);
+  /* Stopping with a handshake in progress leaves no descriptor behind. */
+  {
+    const guint8 hello_start[] = { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01 };
+    guint fds0;
+
+    for (guint i = 0; i < 50; i++)
+      g_main_context_iteration (NULL, FALSE);
+    fds0 = wwt_count_fds ();
+    fd = wwt_connect (port);
+    g_assert_cmpint (send (fd, hello_start, sizeof hello_start, MSG_NOSIGNAL), ==, sizeof hello_start);
+    g_usleep (100 * 1000);
+    wwt_server_free (server);
+    close (fd);
+    g_assert_cmpuint (wwt_count_fds (), <=, fds0 - 1); /* the listener went too */
+  }
   g_rand_free (rand);
   tls_files_clear (&t);
 }
