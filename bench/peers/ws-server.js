@@ -16,8 +16,17 @@ const server = http.createServer((req, res) => {
 });
 
 // Defaults otherwise: no permessage-deflate (ws 8 default), 100 MiB max payload.
-const echo = new WebSocketServer({ noServer: true, perMessageDeflate: false });
-const feed = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: true });
+// A third argument `deflate` turns permessage-deflate on the way Wirewatch's
+// --deflate does: no context takeover either way, level 6, messages under
+// 64 bytes uncompressed (ws still compresses each client's copy separately).
+const deflate = process.argv[4] === 'deflate' ? {
+  serverNoContextTakeover: true,
+  clientNoContextTakeover: true,
+  zlibDeflateOptions: { level: 6 },
+  threshold: 64,
+} : false;
+const echo = new WebSocketServer({ noServer: true, perMessageDeflate: deflate });
+const feed = new WebSocketServer({ noServer: true, perMessageDeflate: deflate, clientTracking: true });
 
 echo.on('connection', (ws) => {
   ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
