@@ -2605,6 +2605,12 @@ ww_io_free (WwIo *io)
   g_free (io);
 }
 
+gsize
+ww_io_get_deflate_shared_memory (WwIo *io)
+{
+  return io->deflate_shared ? ww_deflate_shared_memory (io->deflate_shared) : 0;
+}
+
 guint
 ww_io_get_n_connections (WwIo *io)
 {

@@ -223,6 +223,8 @@ void           ww_io_kick                  (WwIo         *io,
                                             guint16       code,
                                             const char   *reason);
 guint          ww_io_get_n_connections     (WwIo         *io);
+/* zlib memory of the shared broadcast compressor (a gauge; any thread). */
+gsize          ww_io_get_deflate_shared_memory (WwIo     *io);
 char          *ww_io_peer_dup_address      (WwPeer       *peer);
 /* Same opcode out as in: what /echo needs. */
 void           ww_peer_send_message        (WwPeer       *peer,

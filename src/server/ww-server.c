@@ -1184,6 +1184,18 @@ ww_server_render_metrics (WwServer *self)
   g_string_append_printf (s, "wirewatch_deflate_compressions_total{kind=\"peer\"} %" G_GUINT64_FORMAT "\n",
                           WW_READ (c, compressions_peer));
 
+  {
+    gsize zmem = 0;
+
+    /* self->io is freed only after it left self->io under the lock. */
+    g_mutex_lock (&self->lock);
+    if (self->io)
+      zmem = ww_io_get_deflate_shared_memory (self->io);
+    g_mutex_unlock (&self->lock);
+    metric (s, "wirewatch_deflate_shared_memory_bytes", "gauge",
+            "zlib memory of the shared broadcast compressor.", zmem);
+  }
+
   g_string_append (s, "# HELP wirewatch_close_codes_sent_total Close frames sent, by code.\n"
                       "# TYPE wirewatch_close_codes_sent_total counter\n");
   for (guint i = 0; i < WW_CLOSE_SLOTS; i++)

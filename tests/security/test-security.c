@@ -983,6 +983,8 @@ test_deflate_shared_1000 (void)
                     ==, shared0 + 1);
   g_assert_cmpuint (metric_line (server, "wirewatch_deflate_compressions_total{kind=\"peer\"} "),
                     ==, 0);
+  g_test_message ("shared compressor: %" G_GUINT64_FORMAT " bytes of zlib memory",
+                  metric_line (server, "\nwirewatch_deflate_shared_memory_bytes "));
   g_ptr_array_set_size (clients, 0);
   ww_server_stop (server);
   g_assert_finalize_object (server);
