@@ -7,7 +7,9 @@
  * Smoke test of the benchmark tools: wwload runs every workload with tiny
  * settings against the lean peer and, when the build has one, against
  * Wirewatch.  It asserts only that each run completes, moves data and sees
- * no protocol error — never a timing.
+ * no protocol error — never a timing.  With --deflate against
+ * `wirewatch --deflate` it also checks that permessage-deflate was
+ * negotiated on every connection and compressed messages went both ways.
  *
  * usage: test-bench-smoke [GTest options] WWLOAD LEAN [WIREWATCH]
  */
@@ -22,11 +24,18 @@ static const char *wwload_path;
 static const char *lean_path;
 static const char *wirewatch_path;
 
+typedef enum {
+  EXPECT_NONE,            /* no deflate offered */
+  EXPECT_DEFLATE,         /* offered and negotiated on every connection */
+  EXPECT_DECLINED,        /* offered, declined by the server */
+} DeflateExpect;
+
 typedef struct {
-  const char *server;     /* "lean" or "wirewatch" */
+  const char *server;     /* "lean", "wirewatch" or "wirewatch+deflate" */
   const char *workload;
   const char *const *extra;
   const char *metric;     /* must be > 0 */
+  DeflateExpect deflate;
 } Case;
 
 typedef struct {
@@ -101,6 +110,8 @@ server_start (Server *srv, const char *name)
                                              "--headless", "--port", port, "--no-persist",
                                              "--rate-limit", "0", "--max-connections", "100000",
                                              "--max-per-address", "100000", "--heartbeat", "0",
+                                             g_str_equal (name, "wirewatch+deflate") ?
+                                               "--deflate" : NULL,
                                              NULL);
   g_assert_no_error (error);
   g_subprocess_wait_async (srv->proc, NULL, on_exited, srv);
@@ -205,6 +216,38 @@ test_workload (gconstpointer data)
   errors = json_object_get_object_member (result, "errors");
   g_assert_nonnull (errors);
   g_assert_cmpint (json_object_get_int_member (errors, "protocol"), ==, 0);
+
+  if (tc->deflate != EXPECT_NONE)
+    {
+      JsonObject *z, *wire;
+
+      g_assert_true (json_object_has_member (result, "deflate"));
+      z = json_object_get_object_member (result, "deflate");
+      g_assert_nonnull (z);
+      g_assert_true (json_object_get_boolean_member (z, "offered"));
+      wire = json_object_get_object_member (result, "wire");
+      g_assert_nonnull (wire);
+      if (tc->deflate == EXPECT_DEFLATE)
+        {
+          g_assert_true (json_object_get_boolean_member (z, "all"));
+          g_assert_cmpint (json_object_get_int_member (z, "negotiated"), ==,
+                           json_object_get_int_member (result, "open"));
+          /* Feed-like payloads of 64 bytes and more are compressed both
+           * ways, and come out smaller on the wire than in the message. */
+          g_assert_cmpint (json_object_get_int_member (z, "compressed_in"), >, 0);
+          g_assert_cmpint (json_object_get_int_member (z, "compressed_out"), >, 0);
+          g_assert_cmpfloat (json_object_get_double_member (wire, "in_bytes_per_msg"), <,
+                             json_object_get_double_member (wire, "in_payload_per_msg"));
+        }
+      else
+        {
+          /* A server without the extension: plain frames, no error. */
+          g_assert_false (json_object_get_boolean_member (z, "all"));
+          g_assert_cmpint (json_object_get_int_member (z, "negotiated"), ==, 0);
+          g_assert_cmpint (json_object_get_int_member (z, "compressed_in"), ==, 0);
+          g_assert_cmpint (json_object_get_int_member (z, "compressed_out"), ==, 0);
+        }
+    }
 }
 
 static const char *const echo_args[] = { "--connections=4", "--inflight=4", NULL };
@@ -212,16 +255,41 @@ static const char *const fanout_args[] = { "--connections=20", NULL };
 static const char *const rate_args[] = { "--connections=20", "--rate=200", NULL };
 static const char *const connect_args[] = { "--concurrency=4", "--idle=20", NULL };
 static const char *const idle_args[] = { "--connections=50", NULL };
+static const char *const z_echo_args[] = { "--connections=4", "--inflight=4", "--size=1024",
+                                           "--payload=feed", "--deflate", NULL };
+static const char *const z_fanout_args[] = { "--connections=20", "--payload=feed", "--deflate",
+                                             NULL };
+static const char *const z_idle_args[] = { "--connections=50", "--size=1024", "--payload=feed",
+                                           "--exchange", "--deflate", NULL };
+
+static void
+add_deflate_cases (const char *server, DeflateExpect expect)
+{
+  const Case cases[] = {
+    { server, "echo", z_echo_args, "msgs_per_s", expect },
+    { server, "fanout", z_fanout_args, "deliveries_per_s", expect },
+    { server, "idle", z_idle_args, expect == EXPECT_DEFLATE ? "exchanged" : "open", expect },
+  };
+  const char *names[] = { "deflate-echo", "deflate-fanout", "deflate-idle" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/bench/%s/%s", server, names[i]);
+
+      g_test_add_data_func_full (path, g_memdup2 (&cases[i], sizeof cases[i]),
+                                 test_workload, g_free);
+    }
+}
 
 static void
 add_cases (const char *server)
 {
   const Case cases[] = {
-    { server, "echo", echo_args, "msgs_per_s" },
-    { server, "fanout", fanout_args, "deliveries_per_s" },
-    { server, "fanout", rate_args, "deliveries" },
-    { server, "connect", connect_args, "handshakes_per_s" },
-    { server, "idle", idle_args, "open" },
+    { server, "echo", echo_args, "msgs_per_s", EXPECT_NONE },
+    { server, "fanout", fanout_args, "deliveries_per_s", EXPECT_NONE },
+    { server, "fanout", rate_args, "deliveries", EXPECT_NONE },
+    { server, "connect", connect_args, "handshakes_per_s", EXPECT_NONE },
+    { server, "idle", idle_args, "open", EXPECT_NONE },
   };
   const char *names[] = { "echo", "fanout", "fanout-rate", "connect", "idle" };
 
@@ -249,8 +317,13 @@ main (int argc, char **argv)
   wirewatch_path = argc > 3 ? argv[3] : NULL;
 
   add_cases ("lean");
+  add_deflate_cases ("lean", EXPECT_DECLINED);
   if (wirewatch_path)
-    add_cases ("wirewatch");
+    {
+      add_cases ("wirewatch");
+      add_deflate_cases ("wirewatch+deflate", EXPECT_DEFLATE);
+      add_deflate_cases ("wirewatch", EXPECT_DECLINED);
+    }
 
   return g_test_run ();
 }
