@@ -941,6 +941,16 @@ parse_response (Conn *c, const guint8 *data, gsize len)
         }
       line = next;
     }
+  if (accepted && !extension_ok)
+    {
+      static gboolean warned;
+
+      if (!warned)
+        g_printerr ("wwload: the server answered with an extension wwload did not offer, or "
+                    "permessage-deflate without server_no_context_takeover (wwload shares "
+                    "one inflate stream, so it needs it): connection failed\n");
+      warned = TRUE;
+    }
   if (!accepted || !extension_ok)
     {
       /* RFC 6455 §4.1: a wrong or missing accept fails the connection. */
