@@ -50,6 +50,8 @@ const char    *ww_window_get_error_text    (WwWindow   *self);
 gboolean       ww_window_get_warning_visible (WwWindow *self);
 WwServer      *ww_window_get_server        (WwWindow   *self);
 WwClient      *ww_window_get_client        (WwWindow   *self);
+/* The running server's feed, or NULL. */
+WwEventFeed   *ww_window_get_feed          (WwWindow   *self);
 /* The Redis backplane of the running server (redis-url), or NULL. */
 WwBackplane   *ww_window_get_backplane     (WwWindow   *self);
 /* TRUE when @bind_address is not loopback and @token is empty (issue 8). */

@@ -1361,6 +1361,13 @@ ww_window_get_server (WwWindow *self)
   return self->server;
 }
 
+WwEventFeed *
+ww_window_get_feed (WwWindow *self)
+{
+  g_return_val_if_fail (WW_IS_WINDOW (self), NULL);
+  return self->feed;
+}
+
 WwBackplane *
 ww_window_get_backplane (WwWindow *self)
 {

@@ -1138,6 +1138,80 @@ test_application_restores_mode (void)
   g_settings_reset (settings, "client-url");
 }
 
+/* ---- stopping loses no update ---- */
+
+typedef struct {
+  guint64 first_seq;
+  guint64 last_seq;
+} SeqSeen;
+
+static void
+on_seq_message (SoupWebsocketConnection *conn,
+                int                      type,
+                GBytes                  *message,
+                SeqSeen                 *seen)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  gsize len = 0;
+  const char *data = g_bytes_get_data (message, &len);
+  JsonObject *object;
+
+  if (type != SOUP_WEBSOCKET_DATA_TEXT || !json_parser_load_from_data (parser, data, len, NULL))
+    return;
+  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    return;
+  object = json_node_get_object (json_parser_get_root (parser));
+  if (!json_object_has_member (object, "seq"))
+    return;
+  seen->last_seq = MAX (seen->last_seq, (guint64) json_object_get_int_member (object, "seq"));
+  if (seen->first_seq == 0)
+    seen->first_seq = seen->last_seq;
+}
+
+static gboolean
+seen_a_few_updates (gpointer data)
+{
+  SeqSeen *seen = data;
+
+  return seen->first_seq != 0 && seen->last_seq >= seen->first_seq + 5;
+}
+
+/* The simulator pauses before the close frames go out: every UPDATE the
+ * feed made (and saved) reached a client that stayed to the end. */
+static void
+test_stop_loses_no_update (void)
+{
+  External e = { 0 };
+  SeqSeen seen = { 0 };
+  g_autoptr(WwEventFeed) feed = NULL;
+  WwWindow *window = new_window (0, FALSE);
+  guint64 final_seq;
+
+  g_assert_true (wait_for (all_cards_filled, window, WAIT_MS));
+  feed = g_object_ref (ww_window_get_feed (window));
+  external_connect (&e, ww_server_get_port (ww_window_get_server (window)), "ww-test-seq/1.0");
+  g_signal_connect (e.conn, "message", G_CALLBACK (on_seq_message), &seen);
+  g_assert_true (wait_for (seen_a_few_updates, &seen, WAIT_MS));
+
+  ww_window_stop (window);
+  /* The external client answers the close frame only when this loop runs
+   * again: meanwhile the server waits for it, and an unpaused simulator
+   * would go on making UPDATEs that nobody gets. */
+  g_usleep (500 * 1000);
+  g_assert_true (wait_for (external_closed, &e, WAIT_MS));
+  ww_window_wait_for_stopped_servers ();
+  g_assert_null (ww_window_get_server (window));
+
+  final_seq = ww_event_feed_get_seq (feed);
+  g_assert_cmpuint (seen.last_seq, ==, final_seq);
+  /* Nor does it change afterwards. */
+  spin_ms (300);
+  g_assert_cmpuint (ww_event_feed_get_seq (feed), ==, final_seq);
+
+  external_free (&e);
+  destroy_window (window);
+}
+
 /* ---- security surfaces (issue 8) ---- */
 
 static void
@@ -1449,6 +1523,7 @@ main (int   argc,
   g_test_add_func ("/app/event-card/highlight", test_event_card_highlight);
   g_test_add_func ("/app/settings/apply-and-keep", test_settings_apply);
   g_test_add_func ("/app/settings/preferences-and-shortcuts", test_preferences_and_shortcuts);
+  g_test_add_func ("/app/window/stop-loses-no-update", test_stop_loses_no_update);
   g_test_add_func ("/app/security/exposed-pure", test_exposed_pure);
   g_test_add_func ("/app/security/exposed-warning", test_exposed_warning);
   g_test_add_func ("/app/redis/window", test_redis_window);
