@@ -10,6 +10,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -108,7 +109,11 @@ struct _WwIo {
   gsize                 doomed_bytes;/* their queues when they were picked */
   GTlsCertificate      *tls_cert;    /* NULL: plain ws:// */
   GPtrArray            *tls_pending; /* TLS peers with decrypted input left */
-  guint                 n_tls_handshakes; /* callbacks still to come */
+  guint                 n_tls_handshakes; /* in the pool or done, not yet collected */
+  GThreadPool          *tls_pool;    /* runs the (blocking) TLS handshakes */
+  GAsyncQueue          *tls_done;    /* TlsPeer, handshake over */
+  int                   tls_efd;     /* eventfd: tls_done has news */
+  GHashTable           *tls_per_address; /* address → handshakes in progress */
 };
 
 typedef struct {
@@ -1944,9 +1949,26 @@ typedef struct {
   WwPeer       *peer;      /* NULL once the peer is gone */
   GIOStream    *tls;
   GCancellable *cancel;
+  char         *address;   /* while handshaking */
+  gboolean      ok;        /* the handshake's result */
+  GError       *error;
   TlsPhase      phase;
   gboolean      pending;   /* in io->tls_pending */
 } TlsPeer;
+
+/*
+ * glib-networking's handshakes block a thread each, and both its sync and
+ * async variants end up in GIO's small shared task pool, which grows only
+ * slowly: forty stalled clients delayed a good handshake by 4.5 s.  One
+ * source address may therefore hold only a few handshakes at a time (the
+ * rest are refused); many addresses can still slow handshakes down until
+ * the handshake timeout frees their threads (see the report of issue 8).
+ * Our own pool makes the hand-back deterministic: finished handshakes come
+ * back through an eventfd in the epoll set, and shutdown waits for them.
+ */
+#define TLS_HANDSHAKE_THREADS        64
+#define TLS_HANDSHAKES_PER_ADDRESS   8
+#define TLS_EFD_MARK                 (((guint64) G_MAXUINT32 << 1) | 1)
 
 /* A handful of 64 KiB reads per wake-up, then the others get their turn. */
 #define TLS_READS_PER_WAKE 16
@@ -1960,6 +1982,8 @@ tls_of (WwPeer *peer)
 static void
 tls_peer_destroy (TlsPeer *t)
 {
+  g_free (t->address);
+  g_clear_error (&t->error);
   g_clear_object (&t->cancel);
   g_clear_object (&t->tls);
   g_free (t);
@@ -2090,32 +2114,47 @@ tls_resume (WwPeer *peer)
     tls_read_all (peer);
 }
 
+/* On a pool thread: the connection belongs to it until it is queued. */
 static void
-tls_handshake_done (GObject *source, GAsyncResult *result, gpointer data)
+tls_handshake_thread (gpointer data, gpointer user_data)
 {
   TlsPeer *t = data;
-  g_autoptr(GError) error = NULL;
-  struct epoll_event ev = { 0 };
-  gboolean ok;
-  WwPeer *peer;
-  WwIo *io;
+  WwIo *io = user_data;
+  guint64 one = 1;
 
-  ok = g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error);
-  t->io->n_tls_handshakes--;
+  t->ok = g_tls_connection_handshake (G_TLS_CONNECTION (t->tls), t->cancel, &t->error);
+  g_async_queue_push (io->tls_done, t);
+  if (write (io->tls_efd, &one, sizeof one) < 0)
+    g_debug ("eventfd: %s", g_strerror (errno));
+}
+
+static void
+tls_handshake_finish (WwIo *io, TlsPeer *t)
+{
+  struct epoll_event ev = { 0 };
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (io->tls_per_address, t->address));
+  WwPeer *peer;
+
+  io->n_tls_handshakes--;
+  if (n <= 1)
+    g_hash_table_remove (io->tls_per_address, t->address);
+  else
+    g_hash_table_insert (io->tls_per_address, g_strdup (t->address), GUINT_TO_POINTER (n - 1));
+  g_clear_pointer (&t->address, g_free);
   peer = t->peer;
   if (peer == NULL)
     {
       tls_peer_destroy (t);
       return;
     }
-  io = peer->io;
   t->phase = TLS_READY;
-  if (!ok)
+  if (!t->ok)
     {
       WW_COUNT (io->counters, handshake_failures, 1);
       WW_COUNT (io->counters, hs_fail[WW_HS_FAIL_TLS], 1);
       REFUSE (io, WW_REFUSE_TLS);
-      g_debug ("TLS handshake failed: %s", error->message);
+      g_debug ("TLS handshake failed: %s", t->error ? t->error->message : "?");
+      g_clear_error (&t->error);
       peer_drop (peer, "TLS handshake failed");
       return;
     }
@@ -2124,7 +2163,18 @@ tls_handshake_done (GObject *source, GAsyncResult *result, gpointer data)
   epoll_ctl (io->epfd, EPOLL_CTL_MOD, peer->fd, &ev);
   /* The first request may have come with the handshake's last flight. */
   tls_read_all (peer);
-  io_wake (io);
+}
+
+static void
+tls_collect (WwIo *io)
+{
+  guint64 n;
+  TlsPeer *t;
+
+  if (read (io->tls_efd, &n, sizeof n) < 0 && errno != EAGAIN)
+    g_debug ("eventfd: %s", g_strerror (errno));
+  while ((t = g_async_queue_try_pop (io->tls_done)) != NULL)
+    tls_handshake_finish (io, t);
 }
 
 static void
@@ -2165,14 +2215,29 @@ tls_start_handshake (WwPeer *peer)
   /* Many clients just close; that is not an attack on a WebSocket stream,
    * whose own close handshake says where the data ends. */
   g_tls_connection_set_require_close_notify (G_TLS_CONNECTION (t->tls), FALSE);
+  t->address = ww_io_peer_dup_address (peer);
+  {
+    guint n = GPOINTER_TO_UINT (g_hash_table_lookup (io->tls_per_address, t->address));
+
+    if (n >= TLS_HANDSHAKES_PER_ADDRESS)
+      {
+        WW_COUNT (io->counters, handshake_failures, 1);
+        WW_COUNT (io->counters, hs_fail[WW_HS_FAIL_TLS], 1);
+        REFUSE (io, WW_REFUSE_PER_ADDRESS);
+        g_debug ("Too many TLS handshakes in progress from %s", t->address);
+        g_clear_pointer (&t->address, g_free);
+        peer_drop (peer, "too many TLS handshakes from this address");
+        return;
+      }
+    g_hash_table_insert (io->tls_per_address, g_strdup (t->address), GUINT_TO_POINTER (n + 1));
+  }
   ev.events = 0;
   ev.data.ptr = peer;
   epoll_ctl (io->epfd, EPOLL_CTL_MOD, peer->fd, &ev);
   t->cancel = g_cancellable_new ();
   t->phase = TLS_HANDSHAKE;
   io->n_tls_handshakes++;
-  g_tls_connection_handshake_async (G_TLS_CONNECTION (t->tls), G_PRIORITY_DEFAULT,
-                                    t->cancel, tls_handshake_done, t);
+  g_thread_pool_push (io->tls_pool, t, NULL);
 }
 
 static void
@@ -2393,17 +2458,18 @@ settle (WwIo *io)
 static void
 io_finish_shutdown (WwIo *io)
 {
-  gint64 until;
-
   while (io->conns->len > 0)
     peer_drop (io->conns->pdata[io->conns->len - 1], "server stopped");
   settle (io);
-  /* Cancelled TLS handshakes report back on this context; their sockets
-   * stay open until then.  Wait for them, briefly. */
-  until = g_get_monotonic_time () + G_USEC_PER_SEC;
-  while (io->n_tls_handshakes > 0 && g_get_monotonic_time () < until)
-    if (!g_main_context_iteration (io->context, FALSE))
-      g_usleep (1000);
+  /* Every handshake left was cancelled by its peer's drop: wait for the
+   * pool to hand them back, then free them with their sockets. */
+  if (io->tls_pool)
+    {
+      g_thread_pool_free (io->tls_pool, FALSE, TRUE);
+      io->tls_pool = NULL;
+      tls_collect (io);
+      g_warn_if_fail (io->n_tls_handshakes == 0);
+    }
   io->finished = TRUE;
 }
 
@@ -2434,7 +2500,9 @@ io_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
     {
       if (events[i].data.u64 & 1)
         {
-          if (io->listening)
+          if (events[i].data.u64 == TLS_EFD_MARK)
+            tls_collect (io);
+          else if (io->listening)
             io_accept (io, (guint) (events[i].data.u64 >> 1));
           continue;
         }
@@ -2518,8 +2586,23 @@ ww_io_new (WwServer *server, GMainContext *context, GPtrArray *listeners)
   io->tls_pending = g_ptr_array_new ();
   io->doomed = g_ptr_array_new ();
   io->tls_cert = ww_server_get_tls_certificate_priv (server);
+  io->tls_efd = -1;
   if (io->tls_cert)
-    g_object_ref (io->tls_cert);
+    {
+      struct epoll_event ev = { 0 };
+
+      g_object_ref (io->tls_cert);
+      io->tls_pool = g_thread_pool_new (tls_handshake_thread, io, TLS_HANDSHAKE_THREADS,
+                                        FALSE, NULL);
+      io->tls_done = g_async_queue_new ();
+      io->tls_per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      io->tls_efd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+      if (io->tls_efd < 0)
+        g_error ("eventfd: %s", g_strerror (errno));
+      ev.events = EPOLLIN;
+      ev.data.u64 = TLS_EFD_MARK;
+      epoll_ctl (io->epfd, EPOLL_CTL_ADD, io->tls_efd, &ev);
+    }
   io->t0_us = g_get_monotonic_time ();
   io_update_now (io);
   io->wheel_tick = io->now_tick;
@@ -2598,6 +2681,19 @@ ww_io_free (WwIo *io)
   g_ptr_array_unref (io->tls_pending);
   g_ptr_array_unref (io->doomed);
   g_clear_object (&io->tls_cert);
+  if (io->tls_pool)
+    g_thread_pool_free (io->tls_pool, FALSE, TRUE);
+  if (io->tls_done)
+    {
+      TlsPeer *t;
+
+      while ((t = g_async_queue_try_pop (io->tls_done)) != NULL)
+        tls_peer_destroy (t);
+      g_async_queue_unref (io->tls_done);
+    }
+  g_clear_pointer (&io->tls_per_address, g_hash_table_unref);
+  if (io->tls_efd >= 0)
+    close (io->tls_efd);
   g_hash_table_unref (io->per_address);
   g_clear_pointer (&io->deflate_shared, ww_deflate_shared_free);
   g_main_context_unref (io->context);

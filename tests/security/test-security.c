@@ -501,6 +501,33 @@ test_tls_hostile (void)
     close (fd);
     g_assert_cmpuint (refusals (server, "slow_header"), >=, slow0 + 1);
   }
+  /* One address may hold only a few handshakes at a time. */
+  {
+    const guint8 hello_start[] = { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01 };
+    int held[12];
+    guint64 pa0 = refusals (server, "per_address");
+    guint cut = 0;
+
+    for (guint i = 0; i < G_N_ELEMENTS (held); i++)
+      {
+        held[i] = wwt_connect (port);
+        g_assert_cmpint (send (held[i], hello_start, sizeof hello_start, MSG_NOSIGNAL), ==,
+                         sizeof hello_start);
+      }
+    /* Well inside the 400 ms handshake timeout. */
+    g_usleep (150 * 1000);
+    for (guint i = 0; i < G_N_ELEMENTS (held); i++)
+      {
+        char b;
+        gssize r = recv (held[i], &b, 1, MSG_DONTWAIT);
+
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+          cut++;
+        close (held[i]);
+      }
+    g_assert_cmpuint (cut, ==, G_N_ELEMENTS (held) - 8);
+    g_assert_cmpuint (refusals (server, "per_address"), ==, pa0 + G_N_ELEMENTS (held) - 8);
+  }
   /* A silent client, too. */
   fd = wwt_connect (port);
   g_assert_true (wait_eof_fd (fd, 4000));
