@@ -87,6 +87,7 @@ static struct {
   char     *payload_kind;
   gboolean  feed_payload;
   gboolean  exchange;
+  gboolean  inflate_cache;
 } opt = {
   .host = NULL,
   .port = 8080,
@@ -273,6 +274,7 @@ static struct {
   guint64 payload_out;     /* payload bytes before compressing */
   guint64 compressed_in;   /* messages received with RSV1 */
   guint64 compressed_out;  /* messages sent with RSV1 */
+  guint64 inflate_hits;    /* --inflate-cache: inflates saved */
   guint64 deflate_conns;   /* handshakes that negotiated permessage-deflate */
   guint64 exchanged;       /* idle --exchange: echoes received */
   int     open_now;
@@ -481,6 +483,60 @@ inflate_message (const guint8 *data, guint32 len, guint32 *out_len)
 done:
   *out_len = (guint32) out;
   return TRUE;
+}
+
+/* --inflate-cache: recent compressed payloads and what they inflated to.
+ * Without context takeover the same bytes always inflate the same way, and
+ * a server that compresses a broadcast once sends the same bytes to every
+ * client: the generator may skip the work a real client would do, so that
+ * it measures the server rather than its own zlib.  Direct-mapped by a
+ * hash of the bytes; a hit is confirmed by comparing them all. */
+#define CACHE_SLOTS 256
+#define CACHE_MAX   4096
+
+typedef struct {
+  guint32 in_len, out_len;
+  guint8 *in, *out;      /* CACHE_MAX each, allocated on first use */
+} CacheSlot;
+
+static CacheSlot *zcache;
+
+static const guint8 *
+inflate_cached (const guint8 *data, guint32 len, guint32 *out_len)
+{
+  guint32 h = 2166136261u;
+  CacheSlot *slot;
+
+  if (!opt.inflate_cache || len > CACHE_MAX)
+    return inflate_message (data, len, out_len) ? zbuf : NULL;
+  for (guint32 i = 0; i < len; i++)
+    h = (h ^ data[i]) * 16777619u;
+  if (zcache == NULL)
+    zcache = g_new0 (CacheSlot, CACHE_SLOTS);
+  slot = &zcache[h % CACHE_SLOTS];
+  if (slot->in != NULL && slot->in_len == len && memcmp (slot->in, data, len) == 0)
+    {
+      st.inflate_hits++;
+      *out_len = slot->out_len;
+      return slot->out;
+    }
+  if (!inflate_message (data, len, out_len))
+    return NULL;
+  if (*out_len <= CACHE_MAX)
+    {
+      if (slot->in == NULL)
+        {
+          slot->in = g_malloc (CACHE_MAX);
+          slot->out = g_malloc (CACHE_MAX);
+        }
+      memcpy (slot->in, data, len);
+      memcpy (slot->out, zbuf, *out_len);
+      slot->in_len = len;
+      slot->out_len = *out_len;
+    }
+  else if (slot->in != NULL)
+    slot->in_len = G_MAXUINT32; /* stale: never matches */
+  return zbuf;
 }
 
 /* Sends one data message, compressed when negotiated and worth it. */
@@ -759,12 +815,12 @@ parse_frames (Conn *c, const guint8 *data, gsize len)
           st.data_in_bytes += hdr + plen;
           if (p[0] & 0x40)
             {
-              if (!inflate_message (msg, mlen, &mlen))
+              msg = inflate_cached (msg, mlen, &mlen);
+              if (msg == NULL)
                 {
                   conn_fail (c, &st.protocol_errors);
                   return -1;
                 }
-              msg = zbuf;
               st.compressed_in++;
             }
           st.payload_in += mlen;
@@ -1476,6 +1532,7 @@ main (int argc, char **argv)
     { "deflate", 0, 0, G_OPTION_ARG_NONE, &opt.deflate, "Offer permessage-deflate (no context takeover either way)", NULL },
     { "deflate-offer", 0, 0, G_OPTION_ARG_STRING, &opt.deflate_offer, "The Sec-WebSocket-Extensions offer with --deflate (must get server_no_context_takeover back)", "OFFER" },
     { "payload", 0, 0, G_OPTION_ARG_STRING, &opt.payload_kind, "x (S bytes of 'x', default) or feed (UPDATE-like JSON: echo payload, fanout CHAT text)", "KIND" },
+    { "inflate-cache", 0, 0, G_OPTION_ARG_NONE, &opt.inflate_cache, "With --deflate: inflate a compressed payload identical to the previous one only once (a shared broadcast), so the generator costs less than 1,000 real clients", NULL },
     { "exchange", 0, 0, G_OPTION_ARG_NONE, &opt.exchange, "Idle: each connection sends one message to /echo and gets it back first", NULL },
     { NULL }
   };
@@ -1736,11 +1793,13 @@ main (int argc, char **argv)
     }
   g_string_append_printf (out, ",\"payload\":\"%s\",\"deflate\":{\"offered\":%s,\"negotiated\":%"
                           G_GUINT64_FORMAT ",\"all\":%s,\"compressed_in\":%" G_GUINT64_FORMAT
-                          ",\"compressed_out\":%" G_GUINT64_FORMAT "}",
+                          ",\"compressed_out\":%" G_GUINT64_FORMAT ",\"inflate_cache\":%s"
+                          ",\"inflate_hits\":%" G_GUINT64_FORMAT "}",
                           opt.feed_payload ? "feed" : "x", opt.deflate ? "true" : "false",
                           st.deflate_conns,
                           opt.deflate && st.opened > 0 && st.deflate_conns == st.opened ? "true" : "false",
-                          st.compressed_in, st.compressed_out);
+                          st.compressed_in, st.compressed_out,
+                          opt.inflate_cache ? "true" : "false", st.inflate_hits);
   /* Bytes on the wire per data message (frame headers and masks
    * included), over the whole run, and the payload bytes they carried. */
   g_string_append_printf (out, ",\"wire\":{\"in_msgs\":%" G_GUINT64_FORMAT ",\"in_bytes_per_msg\":%.1f"
@@ -1823,6 +1882,13 @@ main (int argc, char **argv)
   g_free (opt.deflate_offer);
   g_free (opt.payload_kind);
   g_free (zbuf);
+  if (zcache != NULL)
+    for (int i = 0; i < CACHE_SLOTS; i++)
+      {
+        g_free (zcache[i].in);
+        g_free (zcache[i].out);
+      }
+  g_free (zcache);
   if (zdef_ready)
     deflateEnd (&zdef);
   if (zinf_ready)
