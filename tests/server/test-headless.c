@@ -3,6 +3,8 @@
 
 #include "config.h"
 
+#include <glib/gstdio.h>
+
 #include <signal.h>
 #include <string.h>
 
@@ -161,10 +163,65 @@ test_headless (void)
   }
 }
 
+/* A bad TLS pair: the binary says why on stderr and exits non-zero at once. */
+static void
+test_headless_tls_errors (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("ww-headless-tls-XXXXXX", &error);
+  g_autofree char *c1 = g_build_filename (dir, "c1.pem", NULL);
+  g_autofree char *k1 = g_build_filename (dir, "k1.pem", NULL);
+  g_autofree char *c2 = g_build_filename (dir, "c2.pem", NULL);
+  g_autofree char *k2 = g_build_filename (dir, "k2.pem", NULL);
+  const char *pairs[][3] = {
+    { c1, k2, "do not form a pair" },
+    { c1, "/nonexistent/key.pem", "Cannot load" },
+  };
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < 2; i++)
+    {
+      const char *argv[] = {
+        "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+        "-keyout", i == 0 ? k1 : k2, "-out", i == 0 ? c1 : c2, NULL
+      };
+      int status = -1;
+
+      g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL,
+                                   G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+                                   NULL, NULL, &status, &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (status, ==, 0);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (pairs); i++)
+    {
+      const char *argv[] = {
+        WW_WIREWATCH_EXE, "--headless", "--port", "0", "--no-persist",
+        "--tls-cert", pairs[i][0], "--tls-key", pairs[i][1], NULL
+      };
+      g_autofree char *err = NULL;
+      int status = 0;
+
+      g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL,
+                                   NULL, NULL, NULL, &err, &status, &error));
+      g_assert_no_error (error);
+      g_test_message ("stderr: %s", err);
+      g_assert_false (g_spawn_check_wait_status (status, NULL));
+      g_assert_nonnull (strstr (err, pairs[i][2]));
+    }
+  g_unlink (c1);
+  g_unlink (k1);
+  g_unlink (c2);
+  g_unlink (k2);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/headless/start-healthz-sigterm", test_headless);
+  g_test_add_func ("/headless/tls-errors", test_headless_tls_errors);
   return g_test_run ();
 }
