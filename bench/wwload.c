@@ -20,6 +20,11 @@
  *   connect  open, handshake, close, repeat with K concurrent (optionally
  *            while N idle connections are held)
  *
+ * --deflate offers permessage-deflate (RFC 7692) without context takeover
+ * either way, so one deflate and one inflate stream, reset per message,
+ * serve every connection; --payload feed sends compressible feed-like
+ * text; --inflate-cache inflates a shared broadcast frame only once.
+ *
  * Output: one JSON line on stdout (and a markdown table with --markdown).
  */
 
