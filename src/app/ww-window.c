@@ -109,13 +109,6 @@ settings_string (WwWindow   *self,
   return self->settings ? g_settings_get_string (self->settings, key) : g_strdup ("");
 }
 
-static gboolean
-is_loopback (const char *address)
-{
-  return address == NULL || *address == '\0' || g_str_has_prefix (address, "127.") ||
-         g_str_equal (address, "::1") || g_str_equal (address, "localhost");
-}
-
 /*
  * The command line wins; a field it left at the built-in default comes
  * from the preferences.
@@ -329,7 +322,14 @@ gboolean
 ww_window_should_warn_exposed (const char *bind_address,
                                const char *token)
 {
-  return !is_loopback (bind_address) && (token == NULL || *token == '\0');
+  g_autoptr(WwServerConfig) config = ww_server_config_new ();
+
+  /* The server's own rule, so the strip and its log warning agree. */
+  g_free (config->bind_address);
+  config->bind_address = g_strdup (bind_address);
+  g_free (config->token);
+  config->token = g_strdup (token);
+  return ww_server_config_is_exposed (config);
 }
 
 /*
