@@ -629,7 +629,8 @@ peer_check_room_slow (WwPeer *peer, gsize len)
    * after this dispatch, so that a broadcast loop is not disturbed), the
    * others keep being served.  The search runs only over the bound. */
   while (peer_ok && c->max_total_queue_bytes &&
-         io->total_queued - MIN (io->doomed_bytes, io->total_queued) + len > c->max_total_queue_bytes)
+         io->total_queued - MIN (io->doomed_bytes, io->total_queued) + len >
+           c->max_total_queue_bytes)
     {
       WwPeer *victim = NULL;
       gsize biggest = 0;

@@ -424,7 +424,8 @@ load_tls_pair (const char *cert_file, const char *key_file, GError **error)
   if (cert_file == NULL || cert_file[0] == '\0' || key_file == NULL || key_file[0] == '\0')
     {
       g_set_error_literal (error, WW_SERVER_ERROR, WW_SERVER_ERROR_TLS,
-                           "TLS needs both a certificate and a private key (--tls-cert and --tls-key)");
+                           "TLS needs both a certificate and a private key "
+                           "(--tls-cert and --tls-key)");
       return NULL;
     }
   cert = g_tls_certificate_new_from_files (cert_file, key_file, &local_error);
@@ -1172,17 +1173,19 @@ ww_server_render_metrics (WwServer *self)
     g_string_append_printf (s, "wirewatch_handshake_failures_total{reason=\"%s\"} %" G_GUINT64_FORMAT "\n",
                             ww_hs_fail_names[i], WW_READ (c, hs_fail[i]));
 
-  g_string_append (s, "# HELP wirewatch_refusals_total Connections, requests and messages refused by an abuse limit, by reason.\n"
+  g_string_append (s, "# HELP wirewatch_refusals_total Connections, requests and messages "
+                      "refused by an abuse limit, by reason.\n"
                       "# TYPE wirewatch_refusals_total counter\n");
   for (guint i = 0; i < WW_REFUSE_N; i++)
     g_string_append_printf (s, "wirewatch_refusals_total{reason=\"%s\"} %" G_GUINT64_FORMAT "\n",
                             ww_refusal_names[i], WW_READ (c, refusals[i]));
-  g_string_append (s, "# HELP wirewatch_deflate_compressions_total Messages compressed, by kind: once for a whole broadcast (shared) or for one peer.\n"
+  g_string_append (s, "# HELP wirewatch_deflate_compressions_total Messages compressed, by "
+                      "kind: once for a whole broadcast (shared) or for one peer.\n"
                       "# TYPE wirewatch_deflate_compressions_total counter\n");
-  g_string_append_printf (s, "wirewatch_deflate_compressions_total{kind=\"shared\"} %" G_GUINT64_FORMAT "\n",
-                          WW_READ (c, compressions_shared));
-  g_string_append_printf (s, "wirewatch_deflate_compressions_total{kind=\"peer\"} %" G_GUINT64_FORMAT "\n",
-                          WW_READ (c, compressions_peer));
+  g_string_append_printf (s, "wirewatch_deflate_compressions_total{kind=\"shared\"} %"
+                          G_GUINT64_FORMAT "\n", WW_READ (c, compressions_shared));
+  g_string_append_printf (s, "wirewatch_deflate_compressions_total{kind=\"peer\"} %"
+                          G_GUINT64_FORMAT "\n", WW_READ (c, compressions_peer));
 
   {
     gsize zmem = 0;
