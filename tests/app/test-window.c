@@ -1326,11 +1326,14 @@ test_redis_kill (TestRedis *redis)
 static gboolean
 test_redis_start (TestRedis *redis)
 {
+  gboolean keep_port = redis->port != 0;
+
   g_autofree char *program = g_find_program_in_path ("redis-server");
 
   if (program == NULL)
     return FALSE;
-  redis->dir = g_dir_make_tmp ("ww-app-redis-XXXXXX", NULL);
+  if (redis->dir == NULL)
+    redis->dir = g_dir_make_tmp ("ww-app-redis-XXXXXX", NULL);
   g_assert_nonnull (redis->dir);
 
   /* Another process may take the port between our probe and the bind:
@@ -1343,7 +1346,9 @@ test_redis_start (TestRedis *redis)
       g_autoptr(GError) error = NULL;
       g_autofree char *port = NULL;
 
-      redis->port = free_loopback_port ();
+      /* A restart keeps its port (the window reconnects to it). */
+      if (!keep_port)
+        redis->port = free_loopback_port ();
       port = g_strdup_printf ("%u", redis->port);
       g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
       {
@@ -1363,6 +1368,8 @@ test_redis_start (TestRedis *redis)
           g_usleep (20 * 1000);
         }
       test_redis_kill (redis);
+      if (keep_port)
+        g_usleep (200 * 1000);
     }
   g_error ("redis-server did not start");
   return FALSE;
@@ -1462,6 +1469,10 @@ test_redis_window (void)
   g_assert_true (wait_for (status_says_redis_unreachable, window, WAIT_MS));
   g_assert_true (ww_window_get_running (window));
   g_assert_true (wait_for (client_open, window, WAIT_MS));
+
+  /* Back on the same port: the window rejoins on its own. */
+  g_assert_true (test_redis_start (&redis));
+  g_assert_true (wait_for (status_says_redis_leader, window, WAIT_MS));
 
   destroy_window (window);
   signal (SIGABRT, SIG_DFL);
