@@ -632,6 +632,47 @@ test_token_exposed (void)
   g_assert_false (ww_server_config_is_exposed (c));
 }
 
+/* The feed's REST routes need the token; the page and /healthz do not. */
+static void
+test_token_routes (void)
+{
+  g_autoptr(WwServerConfig) c = ww_server_config_new ();
+  g_autofree char *state = NULL;
+  WwServer *server;
+  guint16 port;
+  struct {
+    const char *request;
+    guint       status;
+  } cases[] = {
+    { "GET /events HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 401 },
+    { "GET /events?token=nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 401 },
+    { "GET /events?token=" TOKEN " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200 },
+    { "GET /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " TOKEN "\r\n"
+      "Connection: close\r\n\r\n", 200 },
+    { "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200 },
+    { "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200 },
+    { "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 401 },
+  };
+
+  c->token = g_strdup (TOKEN);
+  server = feed_server_new (c, 1000, &state);
+  port = ww_server_get_port (server);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *r = wwt_http (port, cases[i].request, NULL);
+
+      g_test_message ("%s", cases[i].request);
+      g_assert_cmpuint (wwt_response_status (r), ==, cases[i].status);
+      if (cases[i].status == 401)
+        g_assert_nonnull (strstr (r, "WWW-Authenticate: Bearer"));
+    }
+  g_assert_cmpuint (upgrade_status (port, "/ws", NULL, NULL), ==, 401);
+  g_assert_cmpuint (upgrade_status (port, "/ws?token=" TOKEN, NULL, NULL), ==, 101);
+  ww_server_stop (server);
+  g_object_unref (server);
+  g_rmdir (state);
+}
+
 /* ---- origin --------------------------------------------------------------- */
 
 static void
@@ -1309,6 +1350,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/security/tls/hostile", test_tls_hostile);
   g_test_add_func ("/security/token", test_token);
   g_test_add_func ("/security/token/exposed", test_token_exposed);
+  g_test_add_func ("/security/token/routes", test_token_routes);
   g_test_add_func ("/security/origin", test_origin);
   g_test_add_func ("/security/limits/per-address", test_limit_per_address);
   g_test_add_func ("/security/limits/handshake-rate", test_limit_handshake_rate);
