@@ -557,6 +557,8 @@ test_tls_hostile (void)
 
 /* ---- token ---------------------------------------------------------------- */
 
+static void token_routes_scenario (void);
+
 static void
 token_scenario (void)
 {
@@ -606,6 +608,7 @@ test_token (void)
   if (g_test_subprocess ())
     {
       token_scenario ();
+      token_routes_scenario ();
       return;
     }
   /* With every debug message on, the token never reaches the log. */
@@ -634,7 +637,7 @@ test_token_exposed (void)
 
 /* The feed's REST routes need the token; the page and /healthz do not. */
 static void
-test_token_routes (void)
+token_routes_scenario (void)
 {
   g_autoptr(WwServerConfig) c = ww_server_config_new ();
   g_autofree char *state = NULL;
@@ -671,6 +674,12 @@ test_token_routes (void)
   ww_server_stop (server);
   g_object_unref (server);
   g_rmdir (state);
+}
+
+static void
+test_token_routes (void)
+{
+  token_routes_scenario ();
 }
 
 /* ---- origin --------------------------------------------------------------- */
