@@ -756,7 +756,7 @@ test_limit_handshake_rate (void)
   server = wwt_server_new (c);
   port = ww_server_get_port (server);
   good = wwt_client_new (port, "/echo");
-  for (guint i = 0; i < 10; i++)
+  for (guint i = 0; i < 20; i++)
     if (upgrade_status (port, "/echo", NULL, NULL) == 429)
       refused++;
   g_assert_cmpuint (refused, >=, 5);
