@@ -33,18 +33,19 @@ for f in "$APP" "$LOAD"; do
 done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ww-app-fps-XXXXXX")
-XVFB_PID= APP_PID= IDLE_PID= FAN_PID= DBUS_PID=
+XVFB_PID= APP_PID= IDLE_PID= FAN_PID= DBUS_PID= TAIL=
 cleanup () {
-  for pid in $FAN_PID $IDLE_PID $APP_PID $DBUS_PID $XVFB_PID; do
+  for pid in $TAIL $FAN_PID $IDLE_PID $APP_PID $DBUS_PID $XVFB_PID; do
     kill "$pid" 2>/dev/null || true
   done
   sleep 0.5
-  for pid in $FAN_PID $IDLE_PID $APP_PID $DBUS_PID $XVFB_PID; do
+  for pid in $TAIL $FAN_PID $IDLE_PID $APP_PID $DBUS_PID $XVFB_PID; do
     kill -9 "$pid" 2>/dev/null || true
   done
   if [ "${KEEP:-0}" = 1 ]; then echo "app-fps: logs kept in $WORK" >&2; else rm -rf "$WORK"; fi
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap "exit 1" INT TERM HUP PIPE
 
 # Bounded wait: at most $1 tenths of a second for the command to succeed.
 wait_until () {
@@ -120,13 +121,13 @@ page traffic
 tail -n 0 -f "$WORK/app.log" >"$WORK/traffic.log" &
 TAIL=$!
 sleep "$SECS"
-kill "$TAIL"
+kill "$TAIL"; TAIL=
 page clients
 : >"$WORK/clients.log"
 tail -n 0 -f "$WORK/app.log" >"$WORK/clients.log" &
 TAIL=$!
 sleep "$SECS"
-kill "$TAIL"
+kill "$TAIL"; TAIL=
 
 wait "$FAN_PID" 2>/dev/null || true
 FAN_PID=
