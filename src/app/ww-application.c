@@ -15,6 +15,8 @@ struct _WwApplication
   AdwApplication  parent_instance;
 
   WwServerConfig *config;
+  WwFeedConfig   *feed_config;
+  char           *redis_url;
   gboolean        port_given;
   GSettings      *settings;
   guint           sigint_id;
@@ -213,6 +215,8 @@ ww_application_finalize (GObject *object)
   WwApplication *self = WW_APPLICATION (object);
 
   g_clear_pointer (&self->config, ww_server_config_free);
+  g_clear_pointer (&self->feed_config, ww_feed_config_free);
+  g_free (self->redis_url);
   g_clear_object (&self->settings);
 
   G_OBJECT_CLASS (ww_application_parent_class)->finalize (object);
@@ -266,6 +270,53 @@ ww_application_get_port_given (WwApplication *self)
   g_return_val_if_fail (WW_IS_APPLICATION (self), FALSE);
 
   return self->port_given;
+}
+
+void
+ww_application_set_feed_config (WwApplication      *self,
+                                const WwFeedConfig *feed_config)
+{
+  g_return_if_fail (WW_IS_APPLICATION (self));
+
+  g_clear_pointer (&self->feed_config, ww_feed_config_free);
+  if (feed_config == NULL)
+    return;
+  self->feed_config = ww_feed_config_new ();
+  self->feed_config->has_seed = feed_config->has_seed;
+  self->feed_config->seed = feed_config->seed;
+  self->feed_config->min_interval_ms = feed_config->min_interval_ms;
+  self->feed_config->max_interval_ms = feed_config->max_interval_ms;
+  self->feed_config->history = feed_config->history;
+  g_free (self->feed_config->state_dir);
+  self->feed_config->state_dir = g_strdup (feed_config->state_dir);
+  self->feed_config->persist = feed_config->persist;
+  self->feed_config->rate_limit = feed_config->rate_limit;
+}
+
+const WwFeedConfig *
+ww_application_get_feed_config (WwApplication *self)
+{
+  g_return_val_if_fail (WW_IS_APPLICATION (self), NULL);
+
+  return self->feed_config;
+}
+
+void
+ww_application_set_redis_url (WwApplication *self,
+                              const char    *url)
+{
+  g_return_if_fail (WW_IS_APPLICATION (self));
+
+  g_free (self->redis_url);
+  self->redis_url = g_strdup (url);
+}
+
+const char *
+ww_application_get_redis_url (WwApplication *self)
+{
+  g_return_val_if_fail (WW_IS_APPLICATION (self), NULL);
+
+  return self->redis_url;
 }
 
 GSettings *

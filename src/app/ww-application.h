@@ -4,6 +4,7 @@
 #include <adwaita.h>
 
 #include "server/ww-server-config.h"
+#include "feed/ww-event-feed.h"
 
 G_BEGIN_DECLS
 
@@ -20,6 +21,17 @@ WwApplication        *ww_application_new           (const WwServerConfig *config
                                                     gboolean              port_given);
 const WwServerConfig *ww_application_get_config    (WwApplication        *self);
 gboolean              ww_application_get_port_given (WwApplication       *self);
+/*
+ * From the command line, before g_application_run(): the feed's settings
+ * (copied; NULL = the defaults, with the rate limit from GSettings) and a
+ * Redis URL that wins over the "redis-url" setting (NULL = the setting).
+ */
+void                  ww_application_set_feed_config (WwApplication      *self,
+                                                      const WwFeedConfig *feed_config);
+const WwFeedConfig   *ww_application_get_feed_config (WwApplication      *self);
+void                  ww_application_set_redis_url   (WwApplication      *self,
+                                                      const char         *url);
+const char           *ww_application_get_redis_url   (WwApplication      *self);
 /* The app's settings, or NULL when the schema is not installed anywhere. */
 GSettings            *ww_application_get_settings  (WwApplication        *self);
 

@@ -43,6 +43,7 @@ struct _WwWindow
   WwServer             *server;
   WwEventFeed          *feed;
   WwBackplane          *backplane;  /* NULL unless redis-url is set */
+  char                 *redis_url;  /* --redis: wins over the setting */
   WwClient             *client;
   GtkStringList        *recent;
   char                 *status_text;
@@ -577,7 +578,8 @@ start_server (WwWindow *self)
   config->port_attempts = (self->port_given || config->port == 0) ? 1 : 10;
 
   {
-    g_autofree char *redis_url = settings_string (self, "redis-url");
+    g_autofree char *redis_url = self->redis_url ? g_strdup (self->redis_url)
+                                                 : settings_string (self, "redis-url");
 
     g_strstrip (redis_url);
     if (*redis_url)
@@ -587,8 +589,11 @@ start_server (WwWindow *self)
         if (backplane == NULL)
           {
             g_autofree char *message =
-              g_strdup_printf (_("The Redis address “%s” in Preferences is not usable: %s"),
-                               redis_url, error->message);
+              self->redis_url
+              ? g_strdup_printf (_("The Redis address “%s” is not usable: %s"),
+                                 redis_url, error->message)
+              : g_strdup_printf (_("The Redis address “%s” in Preferences is not usable: %s"),
+                                 redis_url, error->message);
 
             set_string (&self->error_text, message);
             log_note (self, message);
@@ -1486,6 +1491,7 @@ ww_window_finalize (GObject *object)
   g_free (self->status_text);
   g_free (self->error_text);
   g_free (self->port_note);
+  g_free (self->redis_url);
 
   G_OBJECT_CLASS (ww_window_parent_class)->finalize (object);
 }
@@ -1723,8 +1729,15 @@ ww_window_setup (WwWindow             *self,
       self->feed_config->persist = feed_config->persist;
       self->feed_config->rate_limit = feed_config->rate_limit;
     }
-  else if (settings != NULL && g_settings_get_int (settings, "rate-limit") > 0)
-    self->feed_config->rate_limit = (guint) g_settings_get_int (settings, "rate-limit");
+  /* The command line wins; a rate limit it left at the default comes from
+   * the preferences. */
+  if (settings != NULL && g_settings_get_int (settings, "rate-limit") > 0)
+    {
+      g_autoptr(WwFeedConfig) defaults = ww_feed_config_new ();
+
+      if (feed_config == NULL || feed_config->rate_limit == defaults->rate_limit)
+        self->feed_config->rate_limit = (guint) g_settings_get_int (settings, "rate-limit");
+    }
 
   self->requested_port = port_given || settings == NULL
                          ? self->base_config->port
@@ -1782,7 +1795,9 @@ ww_window_new (WwApplication *application)
   if (settings != NULL && !ww_application_get_port_given (application))
     mode = g_settings_get_enum (settings, "mode") == WW_MODE_CLIENT ? WW_MODE_CLIENT
                                                                     : WW_MODE_SERVER;
+  self->redis_url = g_strdup (ww_application_get_redis_url (application));
   ww_window_setup (self, ww_application_get_config (application),
-                   ww_application_get_port_given (application), NULL, settings, mode);
+                   ww_application_get_port_given (application),
+                   ww_application_get_feed_config (application), settings, mode);
   return self;
 }

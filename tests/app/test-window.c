@@ -1008,6 +1008,7 @@ typedef struct {
   WwApplication *app;
   gboolean       checked;
   gboolean       expect_client;
+  gboolean       expect_redis_error;
 } AppRun;
 
 /* Runs inside g_application_run(), so startup and shutdown both happen. */
@@ -1023,6 +1024,18 @@ application_body (gpointer data)
   window = gtk_application_get_active_window (GTK_APPLICATION (app));
   g_assert_true (WW_IS_WINDOW (window));
 
+  if (run->expect_redis_error)
+    {
+      /* --redis wins over the (empty) setting, and a bad one is said in words. */
+      g_assert_false (ww_window_get_running (WW_WINDOW (window)));
+      g_assert_nonnull (ww_window_get_error_text (WW_WINDOW (window)));
+      g_assert_nonnull (strstr (ww_window_get_error_text (WW_WINDOW (window)),
+                                "The Redis address “http://not-redis/” is not usable"));
+      g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+      g_assert_true (wait_for (no_windows, app, WAIT_MS));
+      run->checked = TRUE;
+      return G_SOURCE_REMOVE;
+    }
   if (run->expect_client)
     {
       /* The last mode came back, with the last URL. */
@@ -1105,6 +1118,40 @@ test_application (void)
 
   g_assert_cmpint (g_application_run (G_APPLICATION (run.app), 1, argv), ==, 0);
   g_assert_true (run.checked);
+
+  weak = run.app;
+  g_object_add_weak_pointer (G_OBJECT (run.app), &weak);
+  g_object_unref (run.app);
+  g_assert_true (wait_for (is_null, &weak, WAIT_MS));
+}
+
+/* The command line's feed settings and Redis URL reach the window. */
+static void
+test_application_command_line (void)
+{
+  g_autoptr(WwServerConfig) config = loopback_config (0);
+  g_autoptr(WwFeedConfig) feed = fast_feed_config ();
+  AppRun run = { NULL, FALSE, FALSE, TRUE };
+  char *argv[] = { (char *) "wirewatch", NULL };
+  gpointer weak;
+
+  run.app = ww_application_new (config, TRUE);
+  g_assert_null (ww_application_get_feed_config (run.app));
+  g_assert_null (ww_application_get_redis_url (run.app));
+  feed->rate_limit = 0;
+  ww_application_set_feed_config (run.app, feed);
+  g_assert_cmpuint (ww_application_get_feed_config (run.app)->rate_limit, ==, 0);
+  g_assert_cmpuint (ww_application_get_feed_config (run.app)->min_interval_ms, ==, 50);
+  ww_application_set_redis_url (run.app, "http://not-redis/");
+  g_assert_cmpstr (ww_application_get_redis_url (run.app), ==, "http://not-redis/");
+  g_application_set_flags (G_APPLICATION (run.app), G_APPLICATION_NON_UNIQUE);
+  g_signal_connect_after (run.app, "activate", G_CALLBACK (on_app_activate), &run);
+#ifdef WW_HAVE_FEED_BACKPLANE
+  g_assert_cmpint (g_application_run (G_APPLICATION (run.app), 1, argv), ==, 0);
+  g_assert_true (run.checked);
+#else
+  (void) argv;
+#endif
 
   weak = run.app;
   g_object_add_weak_pointer (G_OBJECT (run.app), &weak);
@@ -1542,6 +1589,7 @@ main (int   argc,
 
   g_test_add_func ("/app/application/actions", test_application);
   g_test_add_func ("/app/application/restores-mode", test_application_restores_mode);
+  g_test_add_func ("/app/application/command-line", test_application_command_line);
 
   {
     int status = g_test_run ();
