@@ -422,9 +422,13 @@ ww_deflate_negotiate (const WwDeflateConfig *config,
       with_cmwb = FALSE;
       if (offer.has_client_max_window_bits)
         {
-          params->client_max_window_bits = max_bits;
+          guint client_bits = config->client_max_window_bits
+                              ? CLAMP (config->client_max_window_bits, 8, 15)
+                              : max_bits;
+
+          params->client_max_window_bits = client_bits;
           if (offer.client_max_window_bits != 0)
-            params->client_max_window_bits = MIN (max_bits, offer.client_max_window_bits);
+            params->client_max_window_bits = MIN (client_bits, offer.client_max_window_bits);
           with_cmwb = params->client_max_window_bits < 15 || offer.client_max_window_bits != 0;
         }
 

@@ -56,6 +56,10 @@ typedef struct {
                                               * messages; costs the client ratio */
   guint    max_window_bits;                  /* 8..15: our window, and the client's when
                                               * it allows us to limit it; default 15 */
+  guint    client_max_window_bits;           /* 8..15: the client's window when it allows
+                                              * us to limit it (its inflate state on our
+                                              * side is ~7 KiB + 2^bits); 0 = as
+                                              * max_window_bits (default) */
   gsize    compress_threshold;               /* shorter messages go uncompressed; 64 */
   int      level;                            /* zlib level 0..9 or -1; default 6 */
   int      mem_level;                        /* zlib memLevel 1..9; default 4 */

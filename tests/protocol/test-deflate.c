@@ -304,6 +304,17 @@ test_negotiate_client_window (void)
                       "permessage-deflate; server_max_window_bits=11; client_max_window_bits=9");
   g_assert_true (ww_deflate_negotiate (&config, "permessage-deflate", &params, NULL));
   g_assert_cmpuint (params.client_max_window_bits, ==, 15);
+
+  /* A separate limit for the client's window leaves ours alone. */
+  config.max_window_bits = 15;
+  config.client_max_window_bits = 12;
+  assert_negotiation (&config, "permessage-deflate; client_max_window_bits",
+                      "permessage-deflate; client_max_window_bits=12");
+  assert_negotiation (&config, "permessage-deflate; client_max_window_bits=10",
+                      "permessage-deflate; client_max_window_bits=10");
+  g_assert_true (ww_deflate_negotiate (&config, "permessage-deflate", &params, NULL));
+  g_assert_cmpuint (params.client_max_window_bits, ==, 15);
+  g_assert_cmpuint (params.server_max_window_bits, ==, 15);
 }
 
 static void
