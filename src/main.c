@@ -195,6 +195,32 @@ server_config_from_options (const WwOptions *o)
   return config;
 }
 
+#ifdef WW_HAVE_FEED
+/* The feed's half of the command line, shared by the window and --headless. */
+static WwFeedConfig *
+feed_config_from_options (const WwOptions  *o,
+                          GError          **error)
+{
+  g_autoptr(WwFeedConfig) feed_config = ww_feed_config_new ();
+
+  if (o->has_seed)
+    {
+      feed_config->has_seed = TRUE;
+      feed_config->seed = (guint64) o->seed;
+    }
+  if (o->update_interval &&
+      !parse_interval (o->update_interval, &feed_config->min_interval_ms,
+                       &feed_config->max_interval_ms, error))
+    return NULL;
+  if (o->state_dir)
+    replace_str (&feed_config->state_dir, o->state_dir);
+  feed_config->persist = !o->no_persist;
+  if (o->rate_limit >= 0)
+    feed_config->rate_limit = (guint) o->rate_limit;
+  return g_steal_pointer (&feed_config);
+}
+#endif
+
 typedef struct {
   GMainLoop *loop;
   WwServer  *server;
@@ -219,7 +245,7 @@ run_headless_server (const WwOptions *o)
   g_autoptr(GError) error = NULL;
   g_autofree char *url = NULL;
 #ifdef WW_HAVE_FEED
-  g_autoptr(WwFeedConfig) feed_config = ww_feed_config_new ();
+  g_autoptr(WwFeedConfig) feed_config = NULL;
   g_autoptr(WwEventFeed) feed = NULL;
 #endif
 #ifdef WW_HAVE_FEED_BACKPLANE
@@ -233,23 +259,12 @@ run_headless_server (const WwOptions *o)
   server = ww_server_new (config);
 
 #ifdef WW_HAVE_FEED
-  if (o->has_seed)
-    {
-      feed_config->has_seed = TRUE;
-      feed_config->seed = (guint64) o->seed;
-    }
-  if (o->update_interval &&
-      !parse_interval (o->update_interval, &feed_config->min_interval_ms,
-                       &feed_config->max_interval_ms, &error))
+  feed_config = feed_config_from_options (o, &error);
+  if (feed_config == NULL)
     {
       g_printerr ("wirewatch: %s\n", error->message);
       return 2;
     }
-  if (o->state_dir)
-    replace_str (&feed_config->state_dir, o->state_dir);
-  feed_config->persist = !o->no_persist;
-  if (o->rate_limit >= 0)
-    feed_config->rate_limit = (guint) o->rate_limit;
 
   feed = ww_event_feed_new (feed_config);
 # ifdef WW_HAVE_FEED_BACKPLANE
@@ -394,19 +409,28 @@ main (int   argc,
   if (o.headless)
     return run_headless_server (&o);
 
-#if defined (WW_HAVE_APP) && defined (WW_HAVE_FEED_BACKPLANE)
-  if (o.redis)
-    {
-      g_printerr ("wirewatch: %s\n", _("--redis works only with --headless"));
-      return 2;
-    }
-#endif
 #ifdef WW_HAVE_APP
   {
     g_autoptr(WwServerConfig) config = server_config_from_options (&o);
-    g_autoptr(WwApplication) app = ww_application_new (config, o.port >= 0);
+    g_autoptr(WwFeedConfig) feed_config = feed_config_from_options (&o, &error);
+    g_autoptr(WwApplication) app = NULL;
     char *app_argv[] = { argv[0], NULL };
 
+    if (feed_config == NULL)
+      {
+        g_printerr ("wirewatch: %s\n", error->message);
+        return 2;
+      }
+# ifndef WW_HAVE_FEED_BACKPLANE
+    if (o.redis)
+      {
+        g_printerr ("wirewatch: %s\n", _("this build has no Redis backplane; --redis is not available"));
+        return 2;
+      }
+# endif
+    app = ww_application_new (config, o.port >= 0);
+    ww_application_set_feed_config (app, feed_config);
+    ww_application_set_redis_url (app, o.redis);
     return g_application_run (G_APPLICATION (app), 1, app_argv);
   }
 #else
