@@ -1431,6 +1431,13 @@ ramp_done (void)
   return ramp_next >= ramp_target && st.connecting_now == 0;
 }
 
+/* Idle --exchange: every open connection has its echo back. */
+static gboolean
+exchange_done (void)
+{
+  return st.exchanged >= (guint64) st.open_now;
+}
+
 static gboolean
 fanout_drained (void)
 {
@@ -1679,6 +1686,15 @@ main (int argc, char **argv)
                 opt.workload == WL_CONNECT ? n_idle : n_conns;
   running = opt.workload == WL_ECHO;
   run_loop (setup_deadline, ramp_done);
+  if (opt.workload == WL_IDLE && opt.exchange && !interrupted)
+    {
+      /* The warm-up and the memory sample start once the server has
+       * answered every message, not while it is still compressing. */
+      run_loop (setup_deadline, exchange_done);
+      if (!exchange_done ())
+        g_printerr ("wwload: %" G_GUINT64_FORMAT " of %d connections got their echo within "
+                    "--setup-timeout\n", st.exchanged, st.open_now);
+    }
   if (opt.workload == WL_FANOUT && !interrupted)
     {
       Conn *pub = publisher;
