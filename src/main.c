@@ -3,6 +3,7 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <locale.h>
 #include <stdio.h>
 #include <glib/gi18n.h>
@@ -49,6 +50,15 @@ typedef struct {
   int      ping_interval;
   gboolean json;
   char    *accept_certificate;
+  /* Limits; -1 = the server's default. */
+  gint64   max_header;
+  gint64   max_message;
+  gint64   max_feed_message;
+  gint64   max_queue;
+  gint64   max_total_queue;
+  gint64   handshake_timeout_ms;
+  gint64   idle_timeout_ms;
+  gint64   handshake_rate;
 } WwOptions;
 
 static void
@@ -89,6 +99,93 @@ parse_seed (const char *name, const char *value, gpointer data, GError **error)
   o->seed = (gint64) seed;
   o->has_seed = TRUE;
   return TRUE;
+}
+
+/* BYTES with an optional binary suffix: 65536, 64K, 16M, 1G. */
+static gboolean
+parse_size (const char *name, const char *value, gint64 *out, GError **error)
+{
+  char *end = NULL;
+  guint64 n, scale = 1;
+
+  errno = 0;
+  n = g_ascii_strtoull (value, &end, 10);
+  if (end != value && errno == 0)
+    {
+      switch (g_ascii_toupper (*end))
+        {
+        case 'K': scale = 1024; end++; break;
+        case 'M': scale = 1024 * 1024; end++; break;
+        case 'G': scale = 1024 * 1024 * 1024; end++; break;
+        default: break;
+        }
+      /* Under 1 KiB no handshake or feed message fits; over 4 GiB is a typo. */
+      if (*end == '\0' && n <= (G_GUINT64_CONSTANT (4) << 30) / scale &&
+          n * scale >= 1024)
+        {
+          *out = (gint64) (n * scale);
+          return TRUE;
+        }
+    }
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               _("%s wants a size from 1K to 4G, such as 65536, 64K or 16M, not “%s”"),
+               name, value);
+  return FALSE;
+}
+
+/* Seconds, fractions allowed, from 0 (where @zero_ok) to a day. */
+static gboolean
+parse_seconds (const char *name, const char *value, gboolean zero_ok, gint64 *out_ms,
+               GError **error)
+{
+  char *end = NULL;
+  double s = g_ascii_strtod (value, &end);
+
+  if (end != value && *end == '\0' && s <= 86400 && (s > 0 || (zero_ok && s == 0)))
+    {
+      *out_ms = MAX ((gint64) (s * 1000.0 + 0.5), s > 0 ? 1 : 0);
+      return TRUE;
+    }
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               zero_ok ? _("%s wants seconds from 0 (off) to 86400, not “%s”")
+                       : _("%s wants seconds above 0 and up to 86400, not “%s”"),
+               name, value);
+  return FALSE;
+}
+
+static gboolean
+parse_limit (const char *name, const char *value, gpointer data, GError **error)
+{
+  WwOptions *o = data;
+
+  if (g_str_equal (name, "--max-header"))
+    return parse_size (name, value, &o->max_header, error);
+  if (g_str_equal (name, "--max-message"))
+    return parse_size (name, value, &o->max_message, error);
+  if (g_str_equal (name, "--max-feed-message"))
+    return parse_size (name, value, &o->max_feed_message, error);
+  if (g_str_equal (name, "--max-queue"))
+    return parse_size (name, value, &o->max_queue, error);
+  if (g_str_equal (name, "--max-total-queue"))
+    return parse_size (name, value, &o->max_total_queue, error);
+  if (g_str_equal (name, "--handshake-timeout"))
+    return parse_seconds (name, value, FALSE, &o->handshake_timeout_ms, error);
+  if (g_str_equal (name, "--idle-timeout"))
+    return parse_seconds (name, value, TRUE, &o->idle_timeout_ms, error);
+  if (g_str_equal (name, "--handshake-rate"))
+    {
+      guint64 n;
+
+      if (!g_ascii_string_to_unsigned (value, 10, 0, 1000000, &n, NULL))
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       _("%s wants a number from 0 (off) to 1000000, not “%s”"), name, value);
+          return FALSE;
+        }
+      o->handshake_rate = (gint64) n;
+      return TRUE;
+    }
+  g_return_val_if_reached (FALSE);
 }
 
 /* "MIN-MAX" in seconds, fractions allowed ("0.05-0.2"). */
@@ -192,6 +289,22 @@ server_config_from_options (const WwOptions *o)
     config->max_per_address = (guint) o->max_per_address;
   if (o->heartbeat >= 0)
     config->heartbeat_ms = (guint) o->heartbeat * 1000;
+  if (o->max_header >= 0)
+    config->max_header = (gsize) o->max_header;
+  if (o->max_message >= 0)
+    config->max_echo_message = (gsize) o->max_message;
+  if (o->max_feed_message >= 0)
+    config->max_feed_message = (gsize) o->max_feed_message;
+  if (o->max_queue >= 0)
+    config->max_queue_bytes = (gsize) o->max_queue;
+  if (o->max_total_queue >= 0)
+    config->max_total_queue_bytes = (gsize) o->max_total_queue;
+  if (o->handshake_timeout_ms >= 0)
+    config->handshake_timeout_ms = (guint) o->handshake_timeout_ms;
+  if (o->idle_timeout_ms >= 0)
+    config->idle_timeout_ms = (guint) o->idle_timeout_ms;
+  if (o->handshake_rate >= 0)
+    config->handshakes_per_second_per_address = (guint) o->handshake_rate;
   return config;
 }
 
@@ -337,7 +450,10 @@ main (int   argc,
       char *argv[])
 {
   g_auto(WwOptions) o = { .port = -1, .rate_limit = -1, .max_connections = -1,
-                          .max_per_address = -1, .heartbeat = -1, .ping_interval = -1 };
+                          .max_per_address = -1, .heartbeat = -1, .ping_interval = -1,
+                          .max_header = -1, .max_message = -1, .max_feed_message = -1,
+                          .max_queue = -1, .max_total_queue = -1, .handshake_timeout_ms = -1,
+                          .idle_timeout_ms = -1, .handshake_rate = -1 };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GOptionGroup) group = NULL;
   g_autoptr(GError) error = NULL;
@@ -359,6 +475,14 @@ main (int   argc,
     { "max-connections", 0, 0, G_OPTION_ARG_INT, &o.max_connections, N_("Most connections at once"), N_("N") },
     { "max-per-address", 0, 0, G_OPTION_ARG_INT, &o.max_per_address, N_("Most connections from one address"), N_("N") },
     { "heartbeat", 0, 0, G_OPTION_ARG_INT, &o.heartbeat, N_("Seconds between server pings (0 = off)"), N_("S") },
+    { "max-header", 0, 0, G_OPTION_ARG_CALLBACK, parse_limit, N_("Largest HTTP request head (default 16K; larger → 431)"), N_("BYTES") },
+    { "max-message", 0, 0, G_OPTION_ARG_CALLBACK, parse_limit, N_("Largest message on /echo (default 16M; larger → 1009)"), N_("BYTES") },
+    { "max-feed-message", 0, 0, G_OPTION_ARG_CALLBACK, parse_limit, N_("Largest message on the feed (default 64K; larger → 1009)"), N_("BYTES") },
+    { "max-queue", 0, 0, G_OPTION_ARG_CALLBACK, parse_limit, N_("Most bytes queued for one slow client (default 4M; more → 1008)"), N_("BYTES") },
+    { "max-total-queue", 0, 0, G_OPTION_ARG_CALLBACK, parse_limit, N_("Most bytes queued for all clients together (default 1G)"), N_("BYTES") },
+    { "handshake-timeout", 0, 0, G_OPTION_ARG_CALLBACK, parse_limit, N_("Seconds a client has to send its request (default 10)"), N_("S") },
+    { "idle-timeout", 0, 0, G_OPTION_ARG_CALLBACK, parse_limit, N_("Close a connection silent for this long (default 0 = off)"), N_("S") },
+    { "handshake-rate", 0, 0, G_OPTION_ARG_CALLBACK, parse_limit, N_("Most handshakes per second from one address (default 0 = off)"), N_("N") },
     { "connect", 'c', 0, G_OPTION_ARG_STRING, &o.connect_url, N_("Run as a client of a WebSocket server, without a window"), N_("URL") },
     { "ping-interval", 0, 0, G_OPTION_ARG_INT, &o.ping_interval, N_("With --connect: seconds between PINGs"), N_("S") },
     { "json", 0, 0, G_OPTION_ARG_NONE, &o.json, N_("With --connect: print JSON lines"), NULL },
