@@ -21,9 +21,13 @@
 
 #define MAX_FIELDS 100
 
+/* Names and values point into one copy of the field lines, NUL-terminated
+ * in place: one allocation per head instead of two per field. */
 typedef struct {
-  char *name;
-  char *value;
+  const char *name;
+  char       *value;     /* its own allocation when repeated fields were joined */
+  guint       name_len;
+  gboolean    value_owned;
 } Field;
 
 struct _WwHttpRequest {
@@ -34,6 +38,7 @@ struct _WwHttpRequest {
   guint   version_minor;
   guint   n_fields;
   Field  *fields;
+  char   *field_lines;
 };
 
 /* RFC 9110 §5.6.2: tchar. */
@@ -167,27 +172,27 @@ fields_free (Field *fields,
              guint  n)
 {
   for (guint i = 0; i < n; i++)
-    {
-      g_free (fields[i].name);
+    if (fields[i].value_owned)
       g_free (fields[i].value);
-    }
   g_free (fields);
 }
 
 /*
  * Parses header fields from @p up to and including the blank line, which
- * must end exactly at @end.  Repeated fields are joined with ", "
- * (RFC 9110 §5.3) except Host, which must be unique (RFC 9112 §3.2).
+ * must end exactly at @end, into @self.  Repeated fields are joined with
+ * ", " (RFC 9110 §5.3) except Host, which must be unique (RFC 9112 §3.2).
  */
 static gboolean
-parse_fields (const char  *p,
-              const char  *end,
-              Field      **out_fields,
-              guint       *out_n,
-              GError     **error)
+parse_fields (const char     *p,
+              const char     *end,
+              WwHttpRequest  *self,
+              GError        **error)
 {
-  Field *fields = g_new0 (Field, MAX_FIELDS);
-  guint n = 0;
+  /* Lines are validated on the original and cut in the copy (same offsets). */
+  char *copy = g_memdup2 (p, (gsize) (end - p));
+  const char *start = p;
+  Field *fields = NULL;
+  guint n = 0, cap = 0;
   guint lines = 0;
 
   for (;;)
@@ -195,6 +200,7 @@ parse_fields (const char  *p,
       const char *eol = line_end (p, end, error);
       const char *colon, *v, *ve;
       Field *existing;
+      guint name_len;
 
       if (eol == NULL)
         goto fail;
@@ -245,10 +251,11 @@ parse_fields (const char  *p,
             goto fail;
           }
 
+      name_len = (guint) (colon - p);
       existing = NULL;
-      for (guint i = 0; i < n; i++)
-        if (strlen (fields[i].name) == (gsize) (colon - p) &&
-            g_ascii_strncasecmp (fields[i].name, p, (gsize) (colon - p)) == 0)
+      for (guint i = 0; i < n && existing == NULL; i++)
+        if (fields[i].name_len == name_len &&
+            g_ascii_strncasecmp (fields[i].name, p, name_len) == 0)
           existing = &fields[i];
 
       if (existing != NULL)
@@ -261,25 +268,38 @@ parse_fields (const char  *p,
               goto fail;
             }
           joined = g_strdup_printf ("%s, %.*s", existing->value, (int) (ve - v), v);
-          g_free (existing->value);
+          if (existing->value_owned)
+            g_free (existing->value);
           existing->value = joined;
+          existing->value_owned = TRUE;
         }
       else
         {
-          fields[n].name = g_strndup (p, (gsize) (colon - p));
-          fields[n].value = g_strndup (v, (gsize) (ve - v));
-          n++;
+          char *name = copy + (p - start);
+          char *value = copy + (v - start);
+
+          if (n == cap)
+            {
+              cap = cap ? MIN (cap * 2, MAX_FIELDS) : 16;
+              fields = g_renew (Field, fields, cap);
+            }
+          /* The colon and the byte after the value (OWS, CR) become NULs. */
+          name[name_len] = '\0';
+          value[ve - v] = '\0';
+          fields[n++] = (Field) { .name = name, .value = value, .name_len = name_len };
         }
 
       p = eol + 2;
     }
 
-  *out_fields = fields;
-  *out_n = n;
+  self->fields = fields;
+  self->n_fields = n;
+  self->field_lines = copy;
   return TRUE;
 
 fail:
   fields_free (fields, n);
+  g_free (copy);
   return FALSE;
 }
 
@@ -504,7 +524,7 @@ ww_http_request_parse (const char *head,
   self->method = g_strndup (head, (gsize) (sp1 - head));
   self->target = g_strndup (sp1 + 1, (gsize) (sp2 - sp1 - 1));
 
-  if (!parse_fields (eol + 2, end, &self->fields, &self->n_fields, error))
+  if (!parse_fields (eol + 2, end, self, error))
     return NULL;
   if (!check_framing (self, error))
     return NULL;
@@ -545,7 +565,7 @@ ww_http_response_parse (const char *head,
     return NULL;
   *status = (guint) ((head[9] - '0') * 100 + (head[10] - '0') * 10 + (head[11] - '0'));
 
-  if (!parse_fields (eol + 2, end, &self->fields, &self->n_fields, error))
+  if (!parse_fields (eol + 2, end, self, error))
     return NULL;
 
   return g_steal_pointer (&self);
@@ -557,6 +577,7 @@ ww_http_request_free (WwHttpRequest *self)
   if (self == NULL)
     return;
   fields_free (self->fields, self->n_fields);
+  g_free (self->field_lines);
   g_free (self->method);
   g_free (self->target);
   g_free (self->path);
@@ -643,11 +664,15 @@ const char *
 ww_http_request_get_header (const WwHttpRequest *self,
                             const char          *name)
 {
+  gsize name_len;
+
   g_return_val_if_fail (self != NULL, NULL);
   g_return_val_if_fail (name != NULL, NULL);
 
+  name_len = strlen (name);
   for (guint i = 0; i < self->n_fields; i++)
-    if (g_ascii_strcasecmp (self->fields[i].name, name) == 0)
+    if (self->fields[i].name_len == name_len &&
+        g_ascii_strcasecmp (self->fields[i].name, name) == 0)
       return self->fields[i].value;
   return NULL;
 }

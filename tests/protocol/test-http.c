@@ -110,6 +110,8 @@ test_parse_request (void)
               "x-multi: two\r\n"
               "X-Empty:\r\n"
               "User-Agent: t\xc3\xa9st\r\n"
+              "X-MULTI:three\r\n"
+              "X-Multiple: other\r\n"
               "\r\n");
   g_autofree char *token = NULL;
   g_autofree char *empty = NULL;
@@ -125,7 +127,10 @@ test_parse_request (void)
   g_assert_cmpuint (ww_http_request_get_version_minor (req), ==, 1);
   g_assert_cmpstr (ww_http_request_get_header (req, "host"), ==, "127.0.0.1:8080");
   g_assert_cmpstr (ww_http_request_get_header (req, "ACCEPT"), ==, "text/html");
-  g_assert_cmpstr (ww_http_request_get_header (req, "X-Multi"), ==, "one, two");
+  g_assert_cmpstr (ww_http_request_get_header (req, "X-Multi"), ==, "one, two, three");
+  g_assert_cmpstr (ww_http_request_get_header (req, "x-multiple"), ==, "other");
+  g_assert_null (ww_http_request_get_header (req, "X-Mult"));
+  g_assert_null (ww_http_request_get_header (req, "Hos"));
   g_assert_cmpstr (ww_http_request_get_header (req, "X-Empty"), ==, "");
   g_assert_cmpstr (ww_http_request_get_header (req, "User-Agent"), ==, "t\xc3\xa9st");
   g_assert_null (ww_http_request_get_header (req, "Missing"));
