@@ -6,6 +6,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -31,6 +34,10 @@
 #define MAX_EVENTS      256
 #define ACCEPT_BATCH    128
 #define MAX_IOV         64
+/* Several queued frames up to this many bytes in all are copied into one
+ * buffer and sent as one segment: the kernel's per-segment cost in
+ * sendmsg() is larger than the copy (fan-out of small shared frames). */
+#define COALESCE_MAX    (16 * 1024)
 /* Frames up to this size are copied into the peer's contiguous scratch
  * area (one writev entry for many small frames); larger ones get a GBytes
  * of their own. */
@@ -80,10 +87,13 @@ struct _WwIo {
   WwDeflateConfig       deflate_config;
   WwDeflateShared      *deflate_shared;
   guint64               sweep_at_ms;
+  gsize                 released;    /* by idle trims since the last malloc_trim */
+  guint64               malloc_trim_at_ms;
   guint                 n_ws;        /* upgraded peers not yet dropped */
   WwPeer               *dirty;
   GPtrArray            *graveyard;
   guint8               *rbuf;
+  guint8               *wbuf;        /* COALESCE_MAX; only inside peer_flush */
   gsize                 total_queued;
   gint64                t0_us;
   guint64               now_ms;
@@ -450,6 +460,8 @@ peer_writev (WwPeer *peer, const struct iovec *iov, int n_iov)
 
   if (peer->transport)
     return peer->transport->writev (peer, iov, n_iov);
+  if (n_iov == 1)
+    return send (peer->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
   msg.msg_iov = (struct iovec *) iov;
   msg.msg_iovlen = n_iov;
   return sendmsg (peer->fd, &msg, MSG_NOSIGNAL);
@@ -463,6 +475,24 @@ peer_count_out (WwPeer *peer, gsize n)
     peer->extra->bytes_out += n;
 }
 
+/* Copies @n_iov small pieces into io->wbuf; @iov[0] then points at it. */
+static int
+coalesce (WwIo *io, struct iovec *iov, int n_iov, gsize total)
+{
+  gsize at = 0;
+
+  if (io->wbuf == NULL)
+    io->wbuf = g_malloc (COALESCE_MAX);
+  for (int k = 0; k < n_iov; k++)
+    {
+      memcpy (io->wbuf + at, iov[k].iov_base, iov[k].iov_len);
+      at += iov[k].iov_len;
+    }
+  iov[0].iov_base = io->wbuf;
+  iov[0].iov_len = total;
+  return 1;
+}
+
 static void
 peer_flush (WwPeer *peer)
 {
@@ -473,6 +503,7 @@ peer_flush (WwPeer *peer)
     {
       struct iovec iov[MAX_IOV];
       int n_iov = 0;
+      gsize total = 0;
       gssize n;
 
       guint i;
@@ -486,14 +517,18 @@ peer_flush (WwPeer *peer)
 
           iov[n_iov].iov_base = (void *) (data + off);
           iov[n_iov].iov_len = size - off;
+          total += size - off;
           n_iov++;
         }
       if (i == q->n && n_iov < MAX_IOV && q->s_len > q->s_off)
         {
           iov[n_iov].iov_base = q->scratch + q->s_off;
           iov[n_iov].iov_len = q->s_len - q->s_off;
+          total += q->s_len - q->s_off;
           n_iov++;
         }
+      if (n_iov > 1 && total <= COALESCE_MAX)
+        n_iov = coalesce (io, iov, n_iov, total);
 
       n = peer_writev (peer, iov, n_iov);
       if (n < 0)
@@ -2274,15 +2309,41 @@ static void
 peer_trim (WwPeer *peer)
 {
   if (peer->extra && peer->extra->deflate)
-    ww_deflate_release_idle (peer->extra->deflate);
+    peer->io->released += ww_deflate_release_idle (peer->extra->deflate);
   if (peer->parser && (peer->flags & WW_PEER_F_BOUNDARY) &&
       !ww_message_parser_in_message (peer->parser))
-    g_clear_pointer (&peer->parser, ww_message_parser_free);
+    {
+      g_clear_pointer (&peer->parser, ww_message_parser_free);
+      peer->io->released += sizeof (gpointer) * 8; /* the parser: 64 bytes */
+    }
   if (peer->out && queue_size (peer->out) == 0 && !(peer->flags & WW_PEER_F_DIRTY))
     {
+      peer->io->released += sizeof *peer->out + peer->out->cap * sizeof (GBytes *) +
+                            peer->out->s_cap;
       queue_free (peer->io, peer->out);
       peer->out = NULL;
     }
+}
+
+/*
+ * Idle trims free zlib streams of 10+ KiB each, scattered between live
+ * peers, where malloc keeps them: the process's RSS would not go down.
+ * Hand whole free pages back once a few MiB have been released, at most
+ * once a second (malloc_trim walks the heap: ~1 ms per 10 MiB).
+ */
+#define RETURN_RELEASED_BYTES (4 * 1024 * 1024)
+#define RETURN_RELEASED_MS    1000
+
+static void
+return_released_memory (WwIo *io)
+{
+  if (io->released < RETURN_RELEASED_BYTES || io->now_ms < io->malloc_trim_at_ms)
+    return;
+#ifdef __GLIBC__
+  malloc_trim (0);
+#endif
+  io->released = 0;
+  io->malloc_trim_at_ms = io->now_ms + RETURN_RELEASED_MS;
 }
 
 static void
@@ -2530,6 +2591,7 @@ io_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
     }
 
   timers_run (io);
+  return_released_memory (io);
   while (io->doomed->len > 0)
     {
       WwPeer *peer = io->doomed->pdata[io->doomed->len - 1];
@@ -2703,6 +2765,7 @@ ww_io_free (WwIo *io)
   g_clear_pointer (&io->deflate_shared, ww_deflate_shared_free);
   g_main_context_unref (io->context);
   g_free (io->rbuf);
+  g_free (io->wbuf);
   g_free (io);
 }
 
