@@ -42,6 +42,8 @@
  * area (one writev entry for many small frames); larger ones get a GBytes
  * of their own. */
 #define SCRATCH_FRAME_MAX (64 * 1024)
+/* Shared (broadcast) frames up to this size are copied too. */
+#define SHARED_COPY_MAX   512
 #define TICK_MS         8
 #define N_SLOTS         1024
 #define SLOT_MASK       (N_SLOTS - 1)
@@ -977,6 +979,7 @@ ww_peer_send_message (WwPeer *peer, guint8 opcode, const guint8 *data, gsize len
 void
 ww_peer_send_frame (WwPeer *peer, GBytes *frame)
 {
+  WwOutQueue *q;
   gsize size;
   const guint8 *data;
 
@@ -987,7 +990,16 @@ ww_peer_send_frame (WwPeer *peer, GBytes *frame)
   data = g_bytes_get_data (frame, &size);
   if (size == 0 || !peer_check_room (peer, size))
     return;
-  queue_push_bytes (peer_queue (peer), frame);
+  q = peer_queue (peer);
+  if (size <= SHARED_COPY_MAX)
+    {
+      /* Cheaper than a reference (atomic on take and on release, a ring
+       * slot, a separate piece to send) for the small frames of a feed. */
+      memcpy (queue_reserve (q, size), data, size);
+      q->s_len += size;
+    }
+  else
+    queue_push_bytes (q, frame);
   peer->io->total_queued += size;
   if (peer->extra)
     {
