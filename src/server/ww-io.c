@@ -72,6 +72,7 @@ struct _WwOutQueue {
   gsize    s_off;
   gsize    s_len;
   gsize    s_cap;
+  gboolean used;        /* something was sent since the last idle trim */
 };
 
 struct _WwIo {
@@ -550,6 +551,7 @@ peer_flush (WwPeer *peer)
       queue_consume (q, (gsize) n);
       io->total_queued -= (gsize) n;
       peer_count_out (peer, (gsize) n);
+      q->used = TRUE;
     }
 
   epoll_set_out (peer, FALSE);
@@ -2328,7 +2330,11 @@ peer_trim (WwPeer *peer)
       g_clear_pointer (&peer->parser, ww_message_parser_free);
       peer->io->released += sizeof (gpointer) * 8; /* the parser: 64 bytes */
     }
-  if (peer->out && queue_size (peer->out) == 0 && !(peer->flags & WW_PEER_F_DIRTY))
+  /* A feed client that received anything in the period will again: its
+   * queue stays (freeing and rebuilding it is churn, not savings). */
+  if (peer->out && peer->out->used)
+    peer->out->used = FALSE;
+  else if (peer->out && queue_size (peer->out) == 0 && !(peer->flags & WW_PEER_F_DIRTY))
     {
       peer->io->released += sizeof *peer->out + peer->out->cap * sizeof (GBytes *) +
                             peer->out->s_cap;
