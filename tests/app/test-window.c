@@ -1555,87 +1555,6 @@ test_redis_bad_url (void)
   destroy_window (window);
 }
 
-/* Redis-side figures, through redis-cli (installed with redis-server). */
-static gint64
-redis_integer (guint16 port, const char *command)
-{
-  g_autofree char *line = g_strdup_printf ("redis-cli -p %u --raw %s", port, command);
-  g_autofree char *out = NULL;
-  int status = 0;
-
-  if (!g_spawn_command_line_sync (line, &out, NULL, &status, NULL) || status != 0 || out == NULL)
-    return -1;
-  return g_ascii_strtoll (out, NULL, 10);
-}
-
-/*
- * The real binary, window mode: --redis and the feed flags reach the
- * window's server (main.c hands them to WwApplication).  The instance
- * must lead in our redis-server and, with --update-interval 0.2-0.4,
- * bring the shared seq to 40 within a few seconds, which the default
- * 2–7 s schedule would take ~35 s to do.
- */
-static void
-test_command_line_redis (void)
-{
-#ifdef WW_HAVE_FEED_BACKPLANE
-  g_autoptr(GSubprocessLauncher) launcher =
-    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
-                               G_SUBPROCESS_FLAGS_STDERR_SILENCE);
-  g_autoptr(GSubprocess) app = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *url = NULL;
-  TestRedis redis = { 0 };
-  gint64 deadline, seq = -1, leader = 0;
-
-  if (!test_redis_start (&redis))
-    {
-      g_test_skip ("redis-server is not installed");
-      return;
-    }
-  url = g_strdup_printf ("redis://127.0.0.1:%u", redis.port);
-  /* No session bus: a Wirewatch already running on this desktop must not
-   * receive our activation instead of a new instance. */
-  g_subprocess_launcher_setenv (launcher, "DBUS_SESSION_BUS_ADDRESS", "disabled:", TRUE);
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-  {
-    const char *argv[] = { WW_WIREWATCH_EXE, "--port", "0", "--no-persist", "--redis", url,
-                           "--update-interval", "0.2-0.4", NULL };
-
-    app = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  }
-  g_assert_no_error (error);
-
-  /* At most 15 s (ASan builds start slowly), polled every 100 ms. */
-  deadline = g_get_monotonic_time () + 15 * G_USEC_PER_SEC;
-  while (g_get_monotonic_time () < deadline && g_subprocess_get_identifier (app) != NULL)
-    {
-      leader = redis_integer (redis.port, "exists wirewatch:leader");
-      seq = redis_integer (redis.port, "get wirewatch:seq");
-      if (leader == 1 && seq >= 40)
-        break;
-      g_usleep (100 * 1000);
-    }
-  g_test_message ("leader %" G_GINT64_FORMAT ", seq %" G_GINT64_FORMAT, leader, seq);
-
-  g_subprocess_send_signal (app, SIGTERM);
-  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (g_subprocess_get_identifier (app) != NULL && g_get_monotonic_time () < deadline)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (20 * 1000);
-    }
-  g_subprocess_force_exit (app);  /* SIGKILL to its PID if it is still there */
-  g_subprocess_wait (app, NULL, NULL);
-  test_redis_clear (&redis);
-
-  g_assert_cmpint (leader, ==, 1);
-  g_assert_cmpint (seq, >=, 40);
-#else
-  g_test_skip ("built without the Redis backplane");
-#endif
-}
-
 /* ---- main ---- */
 
 int
@@ -1667,7 +1586,6 @@ main (int   argc,
   g_test_add_func ("/app/security/exposed-warning", test_exposed_warning);
   g_test_add_func ("/app/redis/window", test_redis_window);
   g_test_add_func ("/app/redis/bad-url", test_redis_bad_url);
-  g_test_add_func ("/app/redis/command-line", test_command_line_redis);
 
   g_test_add_func ("/app/application/actions", test_application);
   g_test_add_func ("/app/application/restores-mode", test_application_restores_mode);
