@@ -58,19 +58,25 @@ def main():
               b"Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
 
     comp = zlib.compressobj(6, zlib.DEFLATED, -15)
-    if mode == "fragments":
-        body = compress(comp, TEXT)
-        a, b = len(body) // 3, 2 * len(body) // 3
-        c.sendall(frame(0x40 | 0x1, body[:a]) + frame(0x0, body[a:b]) + frame(0x80, body[b:]))
-        c.sendall(frame(0x80 | 0x40 | 0x2, compress(comp, BINARY)))
-    else:
-        size = int(sys.argv[2])
-        body = bytearray()
-        block = bytes(1 << 20)
-        for _ in range(size >> 20):
-            body += comp.compress(block)
-        body += comp.flush(zlib.Z_SYNC_FLUSH)
-        c.sendall(frame(0x80 | 0x40 | 0x2, bytes(body[:-4])))
+    try:
+        if mode == "fragments":
+            body = compress(comp, TEXT)
+            a, b = len(body) // 3, 2 * len(body) // 3
+            c.sendall(frame(0x40 | 0x1, body[:a]) + frame(0x0, body[a:b]) + frame(0x80, body[b:]))
+            c.sendall(frame(0x80 | 0x40 | 0x2, compress(comp, BINARY)))
+        else:
+            size = int(sys.argv[2])
+            body = bytearray()
+            block = bytes(1 << 20)
+            for _ in range(size >> 20):
+                body += comp.compress(block)
+            body += comp.flush(zlib.Z_SYNC_FLUSH)
+            c.sendall(frame(0x80 | 0x40 | 0x2, bytes(body[:-4])))
+    except OSError:
+        # A client that refused the handshake has closed (or reset) the
+        # connection while we were still writing: that is its end too.
+        print("eof", flush=True)
+        return
 
     buf = b""
     while True:
