@@ -281,16 +281,7 @@ ww_application_set_feed_config (WwApplication      *self,
   g_clear_pointer (&self->feed_config, ww_feed_config_free);
   if (feed_config == NULL)
     return;
-  self->feed_config = ww_feed_config_new ();
-  self->feed_config->has_seed = feed_config->has_seed;
-  self->feed_config->seed = feed_config->seed;
-  self->feed_config->min_interval_ms = feed_config->min_interval_ms;
-  self->feed_config->max_interval_ms = feed_config->max_interval_ms;
-  self->feed_config->history = feed_config->history;
-  g_free (self->feed_config->state_dir);
-  self->feed_config->state_dir = g_strdup (feed_config->state_dir);
-  self->feed_config->persist = feed_config->persist;
-  self->feed_config->rate_limit = feed_config->rate_limit;
+  self->feed_config = ww_feed_config_copy (feed_config);
 }
 
 const WwFeedConfig *

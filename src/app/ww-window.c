@@ -1716,19 +1716,7 @@ ww_window_setup (WwWindow             *self,
   self->settings = settings ? g_object_ref (settings) : NULL;
   self->base_config = config ? ww_server_config_copy (config) : ww_server_config_new ();
   self->port_given = port_given;
-  self->feed_config = ww_feed_config_new ();
-  if (feed_config != NULL)
-    {
-      self->feed_config->has_seed = feed_config->has_seed;
-      self->feed_config->seed = feed_config->seed;
-      self->feed_config->min_interval_ms = feed_config->min_interval_ms;
-      self->feed_config->max_interval_ms = feed_config->max_interval_ms;
-      self->feed_config->history = feed_config->history;
-      g_free (self->feed_config->state_dir);
-      self->feed_config->state_dir = g_strdup (feed_config->state_dir);
-      self->feed_config->persist = feed_config->persist;
-      self->feed_config->rate_limit = feed_config->rate_limit;
-    }
+  self->feed_config = feed_config ? ww_feed_config_copy (feed_config) : ww_feed_config_new ();
   /* The command line wins; a rate limit it left at the default comes from
    * the preferences. */
   if (settings != NULL && g_settings_get_int (settings, "rate-limit") > 0)

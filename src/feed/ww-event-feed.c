@@ -56,10 +56,14 @@ ww_feed_config_free (WwFeedConfig *config)
   g_free (config);
 }
 
-static WwFeedConfig *
+WwFeedConfig *
 ww_feed_config_copy (const WwFeedConfig *config)
 {
-  WwFeedConfig *copy = g_memdup2 (config, sizeof *config);
+  WwFeedConfig *copy;
+
+  g_return_val_if_fail (config != NULL, NULL);
+
+  copy = g_memdup2 (config, sizeof *config);
 
   copy->state_dir = g_strdup (config->state_dir);
   return copy;

@@ -21,6 +21,7 @@ typedef struct {
 } WwFeedConfig;
 
 WwFeedConfig *ww_feed_config_new  (void);
+WwFeedConfig *ww_feed_config_copy (const WwFeedConfig *config);
 void          ww_feed_config_free (WwFeedConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WwFeedConfig, ww_feed_config_free)
 
